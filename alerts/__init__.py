@@ -1,0 +1,1 @@
+"""Alerts: the edge that turns analytics results into stored AQI, findings and ledger cases."""

@@ -1,0 +1,63 @@
+"""Ledger tables: a case (one problem at one source) and the findings that are its evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from alerts.ledger_db import Base, UtcDateTime
+
+CASE_OPEN = "open"
+CASE_CLOSED = "closed"
+
+
+class Case(Base):
+    """A rectification case. While open, `open_key` = "source|problem_type" is set and unique,
+    which makes "one open case per source and problem type" a database guarantee on both
+    SQLite and PostgreSQL (NULLs do not collide, so closed cases keep no key)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), index=True)
+    source_kind: Mapped[str] = mapped_column(String(16), default="station")
+    problem_type: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=CASE_OPEN, index=True)
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    title: Mapped[str] = mapped_column(String(300))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    finding_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_end: Mapped[datetime] = mapped_column(UtcDateTime())
+    max_score: Mapped[float] = mapped_column(Float, default=0.0)
+
+    findings: Mapped[list[FindingRecord]] = relationship(
+        back_populates="case", order_by="FindingRecord.start"
+    )
+
+
+class FindingRecord(Base):
+    """A stored finding. Unique per (type, source, pollutant, start): the analytics loop
+    re-judges overlapping windows, and a re-judged finding updates its row instead of adding."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("type", "source", "pollutant", "start",
+                                       name="uq_finding_identity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(128), index=True)
+    pollutant: Mapped[str] = mapped_column(String(32))
+    start: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    end: Mapped[datetime] = mapped_column(UtcDateTime())
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    case: Mapped[Case | None] = relationship(back_populates="findings")

@@ -1,0 +1,151 @@
+"""The case repository: findings in, deduplicated cases out (one open case per source and type)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from alerts.case_models import CASE_OPEN, Case, FindingRecord
+from analytics.findings import Finding
+
+_TITLES = {
+    "exceedance": "{source}: {pollutant} exceeds the daily limit",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseChange:
+    """What recording findings did to one case: opened it, or added/updated evidence."""
+
+    case_id: int
+    source: str
+    problem_type: str
+    opened: bool
+    new_findings: int
+    updated_findings: int
+
+
+def open_key(source: str, problem_type: str) -> str:
+    return f"{source}|{problem_type}"
+
+
+class CaseRepository:
+    """Stores findings and keeps the cases they belong to. Safe to call repeatedly with the same
+    findings: a finding is identified by (type, source, pollutant, start)."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self._sessions = sessions
+
+    def record_findings(self, findings: Sequence[Finding], now: datetime) -> list[CaseChange]:
+        """Attach each finding to its source's open case of that type, opening one if needed."""
+        by_key: dict[str, list[Finding]] = {}
+        for finding in findings:
+            by_key.setdefault(open_key(finding.source, finding.type), []).append(finding)
+        changes = []
+        for key, group in sorted(by_key.items()):
+            for attempt in range(2):
+                try:
+                    with self._sessions.begin() as session:
+                        change = self._record_group(session, key, group, now)
+                    break
+                except IntegrityError:
+                    # Another writer opened the same case concurrently: retry once, it exists now.
+                    if attempt:
+                        raise
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _record_group(self, session: Session, key: str, group: list[Finding], now: datetime
+                      ) -> CaseChange | None:
+        first = group[0]
+        case = session.scalar(select(Case).where(Case.open_key == key))
+        opened = case is None
+        new = updated = 0
+        pending: list[FindingRecord] = []
+        for finding in group:
+            record = session.scalar(select(FindingRecord).where(
+                FindingRecord.type == finding.type, FindingRecord.source == finding.source,
+                FindingRecord.pollutant == finding.pollutant, FindingRecord.start == finding.start,
+            ))
+            if record is None:
+                record = FindingRecord(
+                    type=finding.type, source=finding.source, pollutant=finding.pollutant,
+                    start=finding.start, end=finding.end, score=float(finding.score),
+                    evidence=finding.evidence, detected_at=now,
+                )
+                session.add(record)
+                pending.append(record)
+                new += 1
+            elif record.evidence != finding.evidence or record.end != finding.end:
+                record.end, record.score = finding.end, float(finding.score)
+                record.evidence = finding.evidence
+                updated += 1
+                if record.case_id is None or (case is not None and record.case_id == case.id):
+                    pending.append(record)
+        if new == 0 and updated == 0:
+            return None
+        if case is None:
+            case = Case(
+                source=first.source, problem_type=first.type, status=CASE_OPEN, open_key=key,
+                title=_TITLES.get(first.type, "{source}: {type}").format(
+                    source=first.source, pollutant=first.pollutant, type=first.type),
+                opened_at=now, updated_at=now, finding_count=0,
+                first_start=min(f.start for f in group), last_end=max(f.end for f in group),
+                max_score=0.0,
+            )
+            session.add(case)
+            session.flush()
+        for record in pending:
+            record.case_id = case.id
+        session.flush()
+        self._refresh_summary(session, case, now)
+        return CaseChange(case.id, case.source, case.problem_type, opened, new, updated)
+
+    @staticmethod
+    def _refresh_summary(session: Session, case: Case, now: datetime) -> None:
+        count, first_start, last_end, max_score = session.execute(
+            select(func.count(FindingRecord.id), func.min(FindingRecord.start),
+                   func.max(FindingRecord.end), func.max(FindingRecord.score))
+            .where(FindingRecord.case_id == case.id)
+        ).one()
+        case.finding_count = int(count)
+        case.first_start, case.last_end = first_start, last_end
+        case.max_score = float(max_score or 0.0)
+        case.updated_at = now
+
+    # -- reading ----------------------------------------------------------------------------
+    def list_cases(self, *, status: str | None = None, source: str | None = None,
+                   problem_type: str | None = None, limit: int = 100, offset: int = 0
+                   ) -> tuple[list[Case], int]:
+        query, count = select(Case), select(func.count(Case.id))
+        for column, value in ((Case.status, status), (Case.source, source),
+                              (Case.problem_type, problem_type)):
+            if value is not None:
+                query, count = query.where(column == value), count.where(column == value)
+        with self._sessions() as session:
+            rows = session.scalars(query.order_by(Case.updated_at.desc(), Case.id.desc())
+                                   .limit(limit).offset(offset)).all()
+            return list(rows), int(session.scalar(count) or 0)
+
+    def get_case(self, case_id: int) -> Case | None:
+        with self._sessions() as session:
+            return session.scalar(select(Case).where(Case.id == case_id)
+                                  .options(selectinload(Case.findings)))
+
+    def list_findings(self, *, source: str | None = None, finding_type: str | None = None,
+                      limit: int = 100, offset: int = 0) -> tuple[list[FindingRecord], int]:
+        query, count = select(FindingRecord), select(func.count(FindingRecord.id))
+        for column, value in ((FindingRecord.source, source), (FindingRecord.type, finding_type)):
+            if value is not None:
+                query, count = query.where(column == value), count.where(column == value)
+        with self._sessions() as session:
+            rows = session.scalars(query.order_by(FindingRecord.start.desc(),
+                                                  FindingRecord.id.desc())
+                                   .limit(limit).offset(offset)).all()
+            return list(rows), int(session.scalar(count) or 0)

@@ -1,0 +1,1 @@
+"""Analytics: pure NumPy/pandas/SciPy functions (arrays in, findings out; no I/O, no clock)."""

@@ -1,0 +1,1 @@
+"""Lantian configuration: validated settings (environment + YAML) and domain tables."""

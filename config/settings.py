@@ -1,0 +1,145 @@
+"""Runtime settings: environment variables (prefix ``LANTIAN_``) over a YAML file over defaults.
+
+Read once through :func:`get_settings`; nothing else in the project reads ``os.environ``.
+Nested groups use ``__`` in variable names, e.g. ``LANTIAN_INFLUX__URL=http://host:8086``.
+The YAML file is ``config/lantian.yaml`` unless ``LANTIAN_CONFIG_FILE`` names another one.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent
+CONFIG_FILE_ENV = "LANTIAN_CONFIG_FILE"
+
+
+class MqttSettings(BaseModel):
+    """Where the broker is and how Lantian talks to it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    keepalive_s: int = Field(30, ge=5)
+    topic_root: str = "lantian/v1"
+
+
+class InfluxSettings(BaseModel):
+    """InfluxDB reached through its 1.x HTTP API (/write, /query, /ping).
+
+    For InfluxDB 2.x/3.x set ``token`` (sent as ``Authorization: Token …``) and
+    ``create_database: false``; for 2.x map the database to a bucket (DBRP) first.
+    """
+
+    url: str = "http://127.0.0.1:8086"
+    database: str = "lantian"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    create_database: bool = True
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    flush_interval_s: float = Field(0.5, gt=0)
+    timeout_s: float = Field(10.0, gt=0)
+    gzip: bool = True
+
+
+class LedgerSettings(BaseModel):
+    """The case ledger (SQLAlchemy URL): a SQLite file by default, PostgreSQL in production."""
+
+    url: str = "sqlite:///var/ledger.db"
+
+
+class CollectorSettings(BaseModel):
+    """Validation and batching of incoming station readings."""
+
+    client_id: str = "lantian-collector"
+    future_tolerance_s: float = Field(300.0, ge=0)
+    require_registration: bool = False
+    max_buffered_readings: int = Field(200_000, ge=1000)
+    retry_max_s: float = Field(30.0, gt=0)
+    # Plausible ranges in the canonical unit (µg/m³, CO mg/m³); outside → dead letter.
+    plausible_ranges: dict[str, tuple[float, float]] = {
+        "pm25": (0.0, 2000.0),
+        "pm10": (0.0, 5000.0),
+        "so2": (0.0, 5000.0),
+        "no2": (0.0, 3000.0),
+        "o3": (0.0, 2000.0),
+        "co": (0.0, 150.0),
+    }
+
+
+class AnalyticsSettings(BaseModel):
+    """The analytics loop: how often it runs and how far back it looks (in data time)."""
+
+    interval_s: float = Field(5.0, gt=0)
+    lookback_days: int = Field(2, ge=1, le=31)
+    max_window_days: int = Field(14, ge=1, le=92)
+    min_hours_per_day: int = Field(20, ge=1, le=24)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """All of Lantian's settings, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LANTIAN_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    timezone: str = "Asia/Shanghai"
+    city: str = "beijing"
+    stations_file: Path = CONFIG_DIR / "stations.yaml"
+    mqtt: MqttSettings = MqttSettings()
+    influx: InfluxSettings = InfluxSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    collector: CollectorSettings = CollectorSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
+    api: ApiSettings = ApiSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Asia/Shanghai')") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = Path(os.environ.get(CONFIG_FILE_ENV, CONFIG_DIR / "lantian.yaml"))
+        if CONFIG_FILE_ENV in os.environ and not yaml_file.is_file():
+            raise FileNotFoundError(f"{CONFIG_FILE_ENV}={yaml_file} does not exist")
+        return (
+            init_settings,
+            env_settings,
+            YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return Settings()

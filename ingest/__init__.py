@@ -1,0 +1,1 @@
+"""Ingest: the edge where readings arrive (MQTT), are validated, and are written to InfluxDB."""
