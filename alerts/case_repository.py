@@ -14,7 +14,7 @@ from alerts.case_models import CASE_OPEN, Case, FindingRecord
 from analytics.findings import Finding
 
 _TITLES = {
-    "exceedance": "{source}: {pollutant} exceeds the daily limit",
+    "exceedance": "{source}: daily mean above the GB 3095 Grade II limit",
 }
 
 

@@ -85,7 +85,7 @@ class AnalyticsSettings(BaseModel):
 
     interval_s: float = Field(5.0, gt=0)
     lookback_days: int = Field(2, ge=1, le=31)
-    max_window_days: int = Field(14, ge=1, le=92)
+    max_window_days: int = Field(14, ge=2, le=92)
     min_hours_per_day: int = Field(20, ge=1, le=24)
 
 

@@ -61,6 +61,7 @@ class StationCollector:
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self._client: mqtt.Client | None = None
+        self._closing = False
 
     # -- message handling (network thread) ----------------------------------------------------
     def handle_message(self, topic: str, payload: bytes) -> None:
@@ -115,7 +116,7 @@ class StationCollector:
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason_code: mqtt.ReasonCode, properties: object) -> None:
         self.counters.connected = self.counters.subscribed = False
-        if not self._stop.is_set():
+        if not self._closing:
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 
     # -- writing (writer thread) --------------------------------------------------------------
@@ -212,6 +213,7 @@ class StationCollector:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop receiving, write what is buffered, disconnect."""
+        self._closing = True
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()

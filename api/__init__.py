@@ -1,0 +1,1 @@
+"""API: the FastAPI application (OpenAPI at /docs) and the small dashboard it serves."""

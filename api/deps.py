@@ -1,0 +1,41 @@
+"""Dependencies shared by the routers (Annotated aliases), built once in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from alerts.case_repository import CaseRepository
+from config.settings import Settings
+from config.stations import StationRegister
+from ingest.dead_letters import DeadLetterStore
+from ingest.influx_store import InfluxStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    stations: StationRegister
+    store: InfluxStore
+    engine: Engine
+    cases: CaseRepository
+    dead_letters: DeadLetterStore
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.context  # type: ignore[no-any-return]
+
+
+Context = Annotated[AppContext, Depends(get_context)]

@@ -1,0 +1,68 @@
+"""The FastAPI application: routers, error mapping, dashboard; clients built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from alerts.case_repository import CaseRepository
+from alerts.ledger_db import create_schema, make_engine, make_session_factory
+from api.deps import AppContext
+from api.routes import cases, cities, dead_letters, health, stations
+from config.settings import Settings, get_settings
+from config.stations import load_stations
+from ingest.dead_letters import DeadLetterStore
+from ingest.errors import StoreRejected, StoreUnavailable
+from ingest.influx_store import InfluxStore
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def build_context(settings: Settings) -> AppContext:
+    engine = make_engine(settings.ledger.url)
+    create_schema(engine)
+    sessions = make_session_factory(engine)
+    return AppContext(
+        settings=settings, stations=load_stations(settings.stations_file),
+        store=InfluxStore(settings.influx), engine=engine,
+        cases=CaseRepository(sessions), dead_letters=DeadLetterStore(sessions),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API. Settings are read (and validated) once, at start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = build_context(settings)
+        app.state.context = context
+        yield
+        context.store.close()
+        context.engine.dispose()
+
+    app = FastAPI(
+        title="Lantian 蓝天", version="0.1.0", lifespan=lifespan,
+        description="Air-quality network monitoring, exceedances and the case ledger. "
+                    "Times are ISO 8601 in the bureau's local offset.",
+    )
+    for module in (stations, cities, cases, dead_letters, health):
+        app.include_router(module.router)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": f"time-series database unavailable: {exc}"}, 503)
+
+    @app.exception_handler(StoreRejected)
+    async def _store_rejected(request: Request, exc: StoreRejected) -> JSONResponse:
+        return JSONResponse({"detail": f"time-series query failed: {exc}"}, 502)
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app

@@ -1,0 +1,67 @@
+"""Cases and findings from the ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from alerts.case_models import Case, FindingRecord
+from analytics.findings import FINDING_TYPES
+from api.deps import AppContext, Context
+from api.schemas import CaseDetail, CasePublic, CasesPublic, FindingPublic, FindingsPublic
+
+router = APIRouter(prefix="/api", tags=["cases"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def finding_public(record: FindingRecord, ctx: AppContext) -> FindingPublic:
+    return FindingPublic(
+        id=record.id, case_id=record.case_id, type=record.type, source=record.source,
+        pollutant=record.pollutant, start=ctx.local(record.start), end=ctx.local(record.end),
+        score=record.score, evidence=record.evidence, detected_at=ctx.local(record.detected_at),
+    )
+
+
+def case_public(case: Case, ctx: AppContext) -> CasePublic:
+    return CasePublic(
+        id=case.id, source=case.source, source_kind=case.source_kind,
+        problem_type=case.problem_type, status=case.status, title=case.title,
+        opened_at=ctx.local(case.opened_at), updated_at=ctx.local(case.updated_at),
+        closed_at=ctx.local(case.closed_at) if case.closed_at else None,
+        finding_count=case.finding_count, first_start=ctx.local(case.first_start),
+        last_end=ctx.local(case.last_end), max_score=case.max_score,
+    )
+
+
+def _check_type(value: str | None) -> None:
+    if value is not None and value not in FINDING_TYPES:
+        raise HTTPException(422, f"unknown type {value!r}; one of {sorted(FINDING_TYPES)}")
+
+
+@router.get("/cases", response_model=CasesPublic, summary="Cases, most recently changed first")
+def list_cases(ctx: Context, status: str | None = None, source: str | None = None,
+               type: str | None = None, limit: Limit = 100, offset: Offset = 0) -> CasesPublic:
+    _check_type(type)
+    cases, total = ctx.cases.list_cases(status=status, source=source, problem_type=type,
+                                        limit=limit, offset=offset)
+    return CasesPublic(data=[case_public(c, ctx) for c in cases], count=total)
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case with its evidence")
+def get_case(case_id: int, ctx: Context) -> CaseDetail:
+    case = ctx.cases.get_case(case_id)
+    if case is None:
+        raise HTTPException(404, f"case {case_id} does not exist")
+    return CaseDetail(**case_public(case, ctx).model_dump(),
+                      findings=[finding_public(f, ctx) for f in case.findings])
+
+
+@router.get("/findings", response_model=FindingsPublic, summary="Findings, newest period first")
+def list_findings(ctx: Context, source: str | None = None, type: str | None = None,
+                  limit: Limit = 100, offset: Offset = 0) -> FindingsPublic:
+    _check_type(type)
+    findings, total = ctx.cases.list_findings(source=source, finding_type=type, limit=limit,
+                                              offset=offset)
+    return FindingsPublic(data=[finding_public(f, ctx) for f in findings], count=total)

@@ -1,0 +1,30 @@
+"""Dead letters: rejected payloads with their raw bytes and the reason."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Context
+from api.schemas import DeadLetterPublic, DeadLettersPublic
+
+router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
+
+
+@router.get("", response_model=DeadLettersPublic, summary="Rejected payloads, newest first")
+def list_dead_letters(ctx: Context, topic: str | None = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> DeadLettersPublic:
+    letters, total = ctx.dead_letters.list(limit=limit, offset=offset, topic=topic)
+    data = [
+        DeadLetterPublic(
+            id=d.id, received_at=ctx.local(d.received_at), topic=d.topic, reason=d.reason,
+            payload_text=bytes(d.payload).decode("utf-8", errors="replace")[:4096],
+            payload_base64=base64.b64encode(bytes(d.payload)).decode("ascii"),
+            size=len(d.payload),
+        )
+        for d in letters
+    ]
+    return DeadLettersPublic(data=data, count=total)

@@ -1,0 +1,53 @@
+"""Health: is the broker reachable, does InfluxDB answer, can the ledger be read."""
+
+from __future__ import annotations
+
+import paho.mqtt.client as mqtt
+from fastapi import APIRouter, Response
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import text
+
+from api.deps import Context
+from api.schemas import ComponentHealth, HealthPublic
+from config.settings import MqttSettings
+from ingest.errors import StoreError
+
+router = APIRouter(prefix="/api", tags=["health"])
+
+
+def check_broker(settings: MqttSettings) -> ComponentHealth:
+    """A real MQTT CONNECT/CONNACK round trip, not just an open port."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         client_id="", clean_session=True)
+    if settings.username:
+        password = settings.password.get_secret_value() if settings.password else None
+        client.username_pw_set(settings.username, password)
+    try:
+        code = client.connect(settings.host, settings.port, keepalive=5)
+        client.disconnect()
+        ok = code == mqtt.MQTT_ERR_SUCCESS
+        return ComponentHealth(ok=ok, detail=f"{settings.host}:{settings.port}" if ok
+                               else f"connect returned {code}")
+    except OSError as exc:
+        return ComponentHealth(ok=False, detail=f"{settings.host}:{settings.port}: {exc}")
+
+
+@router.get("/health", response_model=HealthPublic,
+            summary="503 when the broker, InfluxDB or the ledger is unreachable")
+def health(ctx: Context, response: Response) -> HealthPublic:
+    broker = check_broker(ctx.settings.mqtt)
+    try:
+        influx = ComponentHealth(ok=True, detail=f"InfluxDB {ctx.store.ping()}")
+    except StoreError as exc:
+        influx = ComponentHealth(ok=False, detail=str(exc))
+    try:
+        with ctx.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        ledger = ComponentHealth(ok=True, detail=ctx.engine.url.get_backend_name())
+    except Exception as exc:
+        ledger = ComponentHealth(ok=False, detail=str(exc))
+    ok = broker.ok and influx.ok and ledger.ok
+    if not ok:
+        response.status_code = 503
+    return HealthPublic(status="ok" if ok else "degraded", broker=broker, influxdb=influx,
+                        ledger=ledger)

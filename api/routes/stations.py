@@ -1,0 +1,101 @@
+"""Stations: the register with each station's latest reading and AQI; one station's series."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from alerts.analytics_loop import STATION_AQI_MEASUREMENT
+from api.aqi_view import aqi_public
+from api.deps import AppContext, Context
+from api.schemas import LatestReading, SeriesPublic, StationPublic, StationsPublic
+from api.time_params import resolve_range
+from config.stations import POLLUTANTS, Station
+from ingest.line_protocol import STATION_MEASUREMENT
+
+router = APIRouter(prefix="/api/stations", tags=["stations"])
+START_HELP = "ISO 8601 with offset; default: end minus 7 days"
+END_HELP = "ISO 8601 with offset; default: after the newest reading"
+EVERY_HELP = "mean per bucket of this many seconds; omit for raw points"
+ALL = ",".join(POLLUTANTS)
+
+
+def _latest(point: dict[str, object] | None, ctx: AppContext) -> LatestReading | None:
+    if not point:
+        return None
+    values = {p: float(point[p]) for p in POLLUTANTS if p in point}  # type: ignore[arg-type]
+    flags = {p: str(point[f"{p}_flag"]) for p in POLLUTANTS if f"{p}_flag" in point}
+    moment = datetime.fromtimestamp(int(point["time_s"]), UTC)  # type: ignore[call-overload]
+    return LatestReading(time=ctx.local(moment), values=values, flags=flags)
+
+
+def _station(station: Station, latest: dict, aqi: dict, ctx: AppContext) -> StationPublic:
+    return StationPublic(
+        id=station.id, name=station.name, city=station.city, district=station.district,
+        lat=station.lat, lon=station.lon, latest=_latest(latest.get(station.id), ctx),
+        aqi=aqi_public(aqi.get(station.id), ctx.tz),
+    )
+
+
+@router.get("", response_model=StationsPublic, summary="All stations with latest reading and AQI")
+def list_stations(ctx: Context) -> StationsPublic:
+    latest = ctx.store.latest_by_tag(STATION_MEASUREMENT, "station")
+    aqi = ctx.store.latest_by_tag(STATION_AQI_MEASUREMENT, "station")
+    data = [_station(s, latest, aqi, ctx) for s in ctx.stations.stations]
+    return StationsPublic(data=data, count=len(data))
+
+
+def _known(ctx: AppContext, station_id: str) -> Station:
+    station = ctx.stations.by_id().get(station_id)
+    if station is None:
+        raise HTTPException(404, f"station {station_id!r} is not in the station register")
+    return station
+
+
+@router.get("/{station_id}", response_model=StationPublic, summary="One station")
+def get_station(station_id: str, ctx: Context) -> StationPublic:
+    station = _known(ctx, station_id)
+    latest = ctx.store.latest_by_tag(STATION_MEASUREMENT, "station")
+    aqi = ctx.store.latest_by_tag(STATION_AQI_MEASUREMENT, "station")
+    return _station(station, latest, aqi, ctx)
+
+
+@router.get("/{station_id}/series", response_model=SeriesPublic,
+            summary="One station's readings over a time range")
+def station_series(
+    station_id: str, ctx: Context,
+    start: Annotated[datetime | None, Query(description=START_HELP)] = None,
+    end: Annotated[datetime | None, Query(description=END_HELP)] = None,
+    pollutants: Annotated[str, Query(description="comma-separated, e.g. pm25,pm10")] = ALL,
+    every_s: Annotated[int | None, Query(ge=60, le=86400, description=EVERY_HELP)] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 20_000,
+) -> SeriesPublic:
+    _known(ctx, station_id)
+    fields = [p.strip() for p in pollutants.split(",") if p.strip()]
+    unknown = sorted(set(fields) - set(POLLUTANTS))
+    if unknown or not fields:
+        raise HTTPException(422, f"unknown pollutants {unknown}; choose from {list(POLLUTANTS)}")
+    latest_s = ctx.store.latest_time_s(STATION_MEASUREMENT)
+    start_s, end_s = resolve_range(start, end, latest_s, 7 * 86400)
+    frame = ctx.store.read_series(STATION_MEASUREMENT, "station", station_id, fields,
+                                  start_s, end_s, every_s=every_s, limit=limit)
+    return series_public(station_id, frame, fields, start_s, end_s, every_s, ctx)
+
+
+def series_public(source: str, frame, fields: list[str], start_s: int, end_s: int,  # type: ignore[no-untyped-def]
+                  every_s: int | None, ctx: AppContext) -> SeriesPublic:
+    points = []
+    for row in frame.itertuples(index=False):
+        point: dict[str, object] = {
+            "time": ctx.local(datetime.fromtimestamp(int(row.time_s), UTC)).isoformat()}
+        for field in fields:
+            value = getattr(row, field)
+            point[field] = None if value != value else float(value)  # NaN → null
+        points.append(point)
+    return SeriesPublic(
+        source=source, start=ctx.local(datetime.fromtimestamp(start_s, UTC)),
+        end=ctx.local(datetime.fromtimestamp(end_s, UTC)), every_s=every_s, fields=fields,
+        points=points, count=len(points),
+    )

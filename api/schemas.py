@@ -1,0 +1,128 @@
+"""Response models of the API (times are ISO 8601 in the bureau's local offset)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class AqiPublic(BaseModel):
+    time: datetime
+    aqi: int
+    level: int
+    category: str
+    category_en: str
+    colour: str
+    primary: list[str]
+    edition: str
+
+
+class LatestReading(BaseModel):
+    time: datetime
+    values: dict[str, float]
+    flags: dict[str, str]
+
+
+class StationPublic(BaseModel):
+    id: str
+    name: str
+    city: str
+    district: str
+    lat: float
+    lon: float
+    latest: LatestReading | None
+    aqi: AqiPublic | None
+
+
+class StationsPublic(BaseModel):
+    data: list[StationPublic]
+    count: int
+
+
+class SeriesPublic(BaseModel):
+    source: str
+    start: datetime
+    end: datetime
+    every_s: int | None
+    fields: list[str]
+    points: list[dict[str, Any]]
+    count: int
+
+
+class CityAqiPublic(BaseModel):
+    city: str
+    latest: AqiPublic | None
+    stations: int | None
+    series: SeriesPublic
+
+
+class FindingPublic(BaseModel):
+    id: int
+    case_id: int | None
+    type: str
+    source: str
+    pollutant: str
+    start: datetime
+    end: datetime
+    score: float
+    evidence: dict[str, Any]
+    detected_at: datetime
+
+
+class FindingsPublic(BaseModel):
+    data: list[FindingPublic]
+    count: int
+
+
+class CasePublic(BaseModel):
+    id: int
+    source: str
+    source_kind: str
+    problem_type: str
+    status: str
+    title: str
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    finding_count: int
+    first_start: datetime
+    last_end: datetime
+    max_score: float
+
+
+class CasesPublic(BaseModel):
+    data: list[CasePublic]
+    count: int
+
+
+class CaseDetail(CasePublic):
+    findings: list[FindingPublic]
+
+
+class DeadLetterPublic(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    reason: str
+    payload_text: str
+    payload_base64: str
+    size: int
+
+
+class DeadLettersPublic(BaseModel):
+    data: list[DeadLetterPublic]
+    count: int
+
+
+class ComponentHealth(BaseModel):
+    ok: bool
+    detail: str
+
+
+class HealthPublic(BaseModel):
+    status: str
+    broker: ComponentHealth
+    influxdb: ComponentHealth
+    ledger: ComponentHealth

@@ -1,0 +1,5 @@
+"""`python -m lantian` = the `lantian` command."""
+
+from lantian.cli import app
+
+app()

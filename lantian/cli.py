@@ -1,0 +1,103 @@
+"""The `lantian` command: one subcommand per service, plus `run` for the whole local stack."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from config.settings import Settings, get_settings
+from simulators.cli import app as simulate_app
+
+app = typer.Typer(help="Lantian 蓝天: air-quality monitoring, emergency response and data audit.",
+                  no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate", help="Publish station readings (replay or synthetic).")
+
+
+def load_settings() -> Settings:
+    """Settings validated at start-up; a bad setting exits with a message naming it."""
+    try:
+        return get_settings()
+    except (ValidationError, ValueError, FileNotFoundError) as exc:
+        typer.echo(f"lantian: invalid configuration:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command("check-config")
+def check_config() -> None:
+    """Validate settings and the station register, and print them."""
+    from config.stations import load_stations
+
+    settings = load_settings()
+    try:
+        register = load_stations(settings.stations_file)
+    except ValueError as exc:
+        typer.echo(f"lantian: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(settings.model_dump_json(indent=2))
+    typer.echo(f"{len(register.stations)} stations in {settings.stations_file}")
+
+
+@app.command()
+def collect() -> None:
+    """Run the station collector: MQTT → validation → InfluxDB, dead letters to the ledger."""
+    from lantian.services import run_collector
+
+    setup_logging()
+    run_collector(load_settings())
+
+
+@app.command()
+def analyze() -> None:
+    """Run the analytics loop: AQI and exceedances from InfluxDB, cases into the ledger."""
+    from lantian.services import run_analytics
+
+    setup_logging()
+    run_analytics(load_settings())
+
+
+@app.command()
+def api(host: Annotated[str | None, typer.Option(help="default: settings api.host")] = None,
+        port: Annotated[int | None, typer.Option(help="default: settings api.port")] = None
+        ) -> None:
+    """Serve the API and dashboard (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.main import create_app
+
+    setup_logging()
+    settings = load_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api.host,
+                port=port or settings.api.port, log_level="warning")
+
+
+@app.command()
+def run(
+    run_dir: Annotated[Path, typer.Option(help="where the local services keep data and logs")]
+    = Path("var/run"),
+    replay_start: Annotated[str, typer.Option(help="first local day of Beijing data to replay")]
+    = "2016-12-16",
+    hours_per_second: Annotated[float, typer.Option(help="replay speed: data hours per second")]
+    = 1.0,
+    api_port: Annotated[int, typer.Option(help="API port (0: settings, or a free one)")] = 0,
+) -> None:
+    """Start everything locally: Mosquitto, InfluxDB, collector, analytics, API and the Beijing
+    replay. Ctrl-C stops every process it started."""
+    from lantian.stack import StackOptions, run_stack
+
+    setup_logging()
+    settings = load_settings()
+    code = run_stack(settings, StackOptions(run_dir=run_dir.resolve(), replay_start=replay_start,
+                                            hours_per_second=hours_per_second,
+                                            api_port=api_port))
+    raise typer.Exit(code)

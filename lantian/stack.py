@@ -1,0 +1,132 @@
+"""`lantian run`: the whole local stack as child processes, stopped together on Ctrl-C.
+
+Mosquitto and InfluxDB are private instances on free loopback ports under the run folder; the
+collector, analytics loop, API and Beijing replay run as `python -m lantian …` children that get
+their addresses through LANTIAN_* variables. Children die with this process (PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from config.settings import Settings
+from lantian.local_services import (
+    LocalService,
+    free_port,
+    start_influxdb,
+    start_mosquitto,
+    start_process,
+    stop_process,
+    wait_until,
+)
+from lantian.shutdown import shutdown_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    run_dir: Path
+    replay_start: str = "2016-12-16"
+    hours_per_second: float = 1.0
+    api_port: int = 0
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def child_environment(settings: Settings, broker: LocalService, influx: LocalService,
+                      run_dir: Path, api_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "LANTIAN_MQTT__HOST": broker.host,
+        "LANTIAN_MQTT__PORT": str(broker.port),
+        "LANTIAN_INFLUX__URL": influx.url,
+        "LANTIAN_LEDGER__URL": env.get("LANTIAN_LEDGER__URL", f"sqlite:///{run_dir / 'ledger.db'}"),
+        "LANTIAN_API__HOST": settings.api.host,
+        "LANTIAN_API__PORT": str(api_port),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def run_stack(settings: Settings, options: StackOptions) -> int:
+    """Start everything, print the URLs, wait for Ctrl-C/SIGTERM, stop everything. Exit code."""
+    stop = shutdown_event()
+    run_dir = options.run_dir
+    logs = run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    api_port = options.api_port or (
+        settings.api.port if _port_free(settings.api.host, settings.api.port) else free_port())
+    services: list[LocalService] = []
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        services.append(start_mosquitto(run_dir))
+        services.append(start_influxdb(run_dir))
+        broker, influx = services
+        env = child_environment(settings, broker, influx, run_dir, api_port)
+        python = [sys.executable, "-m", "lantian"]
+        commands = {
+            "collector": [*python, "collect"],
+            "analytics": [*python, "analyze"],
+            "api": [*python, "api"],
+            "simulator": [*python, "simulate", "replay", "--start", options.replay_start,
+                          "--hours-per-second", str(options.hours_per_second)],
+        }
+        for name, argv in commands.items():
+            children.append((name, start_process(name, argv, logs / f"{name}.log", env)))
+        base = f"http://{settings.api.host}:{api_port}"
+        if not wait_until(lambda: _api_up(base) or stop.is_set()
+                          or any(p.poll() is not None for _, p in children), 60):
+            log.error("the API did not come up; see %s", logs / "api.log")
+            return 1
+        _print_urls(base, broker, influx, run_dir)
+        while not stop.wait(1.0):
+            for name, proc in children:
+                if proc.poll() is not None and name != "simulator":
+                    log.error("%s exited with %s; see %s", name, proc.returncode,
+                              logs / f"{name}.log")
+                    return 1
+        return 0
+    finally:
+        print("\nStopping Lantian…", flush=True)
+        for _name, proc in reversed(children):
+            stop_process(proc)
+        for service in reversed(services):
+            service.stop()
+        print("All Lantian processes stopped.", flush=True)
+
+
+def _api_up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/api/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _print_urls(base: str, broker: LocalService, influx: LocalService, run_dir: Path) -> None:
+    print(
+        "\nLantian is running (Ctrl-C stops everything):\n"
+        f"  Dashboard        {base}/\n"
+        f"  API docs         {base}/docs\n"
+        f"  Stations (JSON)  {base}/api/stations\n"
+        f"  Cases (JSON)     {base}/api/cases\n"
+        f"  MQTT broker      mqtt://{broker.host}:{broker.port}\n"
+        f"  InfluxDB         {influx.url}  (database lantian)\n"
+        f"  Logs             {run_dir / 'logs'}\n",
+        flush=True,
+    )

@@ -1,0 +1,1 @@
+"""Station simulators: real Beijing data replay, a synthetic network, and an MQTT publisher."""
