@@ -61,6 +61,9 @@ def replay(
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("replay: interrupted while loading, nothing published")
+        return
     _publish(window, "replay", hours_per_second * 3600, batch_size, max_rate, loop=loop)
 
 
@@ -133,6 +136,10 @@ def _publish(
     except BrokerUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        publisher.close()
+        typer.echo(f"{kind}: interrupted while connecting, nothing published")
+        return
     stop = threading.Event()
     passes = 0
 

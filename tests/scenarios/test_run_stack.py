@@ -1,0 +1,79 @@
+"""`lantian run` (what `make run` starts): real Beijing data flows, an exceedance case appears
+through the API, and SIGINT stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from lantian.local_services import free_port, wait_until
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LANTIAN_ANALYTICS__INTERVAL_S": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lantian", "run", "--run-dir", str(tmp_path / "run"),
+         "--api-port", str(port), "--hours-per-second", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> dict | None:
+        try:
+            response = httpx.get(base + path, timeout=5)
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    try:
+        assert wait_until(lambda: get("/api/health") is not None, 60), "API never came up"
+        # all 12 Beijing stations report real readings (December 2016)
+        assert wait_until(lambda: all(s["latest"] for s in get("/api/stations")["data"]), 60)
+        stations = get("/api/stations")["data"]
+        assert len(stations) == 12
+        assert all(s["latest"]["time"].startswith("2016-12-") for s in stations)
+        # 16 December 2016 was a polluted day in Beijing: exceedance cases open within a minute
+        assert wait_until(lambda: (get("/api/cases") or {"count": 0})["count"] > 0, 60)
+        case = get("/api/cases")["data"][0]
+        detail = get(f"/api/cases/{case['id']}")
+        assert detail["findings"][0]["evidence"]["daily_mean_ugm3"] > 75
+        assert get("/api/cities/beijing/aqi")["latest"]["aqi"] > 0
+        started = _descendants(proc.pid)
+        assert len(started) >= 6  # mosquitto, influxd, collector, analytics, api, simulator
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    text = output.decode(errors="replace")
+    assert "Dashboard" in text and "All Lantian processes stopped." in text
+    assert proc.returncode == 0
+    assert not [pid for pid in started if _alive(pid)], "processes left behind"
