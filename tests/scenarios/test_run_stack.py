@@ -38,6 +38,12 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _logs(run_dir: Path) -> str:
+    """Every service log, for the failure message."""
+    return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
+                     for log in sorted((run_dir / "logs").glob("*.log")))
+
+
 def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "LANTIAN_ANALYTICS__INTERVAL_S": "1"}
@@ -58,12 +64,14 @@ def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path) ->
     try:
         assert wait_until(lambda: get("/api/health") is not None, 60), "API never came up"
         # all 12 Beijing stations report real readings (December 2016)
-        assert wait_until(lambda: all(s["latest"] for s in get("/api/stations")["data"]), 60)
+        assert wait_until(lambda: all(s["latest"] for s in get("/api/stations")["data"]), 60), \
+            _logs(tmp_path / "run")
         stations = get("/api/stations")["data"]
         assert len(stations) == 12
         assert all(s["latest"]["time"].startswith("2016-12-") for s in stations)
         # 16 December 2016 was a polluted day in Beijing: exceedance cases open within a minute
-        assert wait_until(lambda: (get("/api/cases") or {"count": 0})["count"] > 0, 60)
+        assert wait_until(lambda: (get("/api/cases") or {"count": 0})["count"] > 0, 60), \
+            _logs(tmp_path / "run")
         case = get("/api/cases")["data"][0]
         detail = get(f"/api/cases/{case['id']}")
         assert detail["findings"][0]["evidence"]["daily_mean_ugm3"] > 75
