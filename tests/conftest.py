@@ -23,6 +23,18 @@ POSTGRES_URL = os.environ.get(
 
 
 @pytest.fixture(scope="session")
+def beijing_data() -> Path:
+    """The real Beijing data set (../shared/data). Required in CI; locally its absence skips."""
+    from simulators.beijing_replay import DEFAULT_DATA_PATH
+
+    if not DEFAULT_DATA_PATH.is_file():
+        if os.environ.get("CI"):
+            raise FileNotFoundError(f"CI needs the Beijing data set at {DEFAULT_DATA_PATH}")
+        pytest.skip(f"Beijing data set not at {DEFAULT_DATA_PATH}")
+    return DEFAULT_DATA_PATH
+
+
+@pytest.fixture(scope="session")
 def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("services")
 

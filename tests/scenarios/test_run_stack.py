@@ -44,7 +44,8 @@ def _logs(run_dir: Path) -> str:
                      for log in sorted((run_dir / "logs").glob("*.log")))
 
 
-def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path) -> None:
+def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path,
+                                                             beijing_data: Path) -> None:
     port = free_port()
     env = {**os.environ, "LANTIAN_ANALYTICS__INTERVAL_S": "1"}
     proc = subprocess.Popen(

@@ -12,9 +12,7 @@ import pytest
 
 from simulators.beijing_replay import DEFAULT_DATA_PATH, load_beijing
 
-pytestmark = pytest.mark.skipif(
-    not DEFAULT_DATA_PATH.is_file(), reason=f"Beijing data set not at {DEFAULT_DATA_PATH}"
-)
+pytestmark = pytest.mark.usefixtures("beijing_data")
 COLUMNS = {"pm25": "PM2.5", "pm10": "PM10", "so2": "SO2", "no2": "NO2", "o3": "O3", "co": "CO"}
 
 
