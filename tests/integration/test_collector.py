@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -32,6 +33,19 @@ def publisher(mqtt_broker: LocalService) -> Iterator[mqtt.Client]:
     client.loop_stop()
 
 
+@contextmanager
+def running_collector(mqtt_broker: LocalService, influx_settings: InfluxSettings,
+                      dead_letters: DeadLetterStore) -> Iterator[StationCollector]:
+    """A started collector, subscribed before the test publishes; stopped afterwards."""
+    collector = make_collector(mqtt_broker, influx_settings, dead_letters)
+    collector.start()
+    try:
+        assert wait_until(lambda: collector.counters.subscribed, 10)
+        yield collector
+    finally:
+        collector.stop()
+
+
 def make_collector(mqtt_broker: LocalService, influx_settings: InfluxSettings,
                    dead_letters: DeadLetterStore, **collector: object) -> StationCollector:
     settings = Settings(
@@ -57,10 +71,7 @@ def publish(client: mqtt.Client, topic: str, payload: bytes) -> None:
 def test_readings_arrive_exactly_and_bad_payloads_become_dead_letters(
         mqtt_broker: LocalService, influx_settings: InfluxSettings, influx_store: InfluxStore,
         dead_letters: DeadLetterStore, publisher: mqtt.Client) -> None:
-    collector = make_collector(mqtt_broker, influx_settings, dead_letters)
-    collector.start()
-    try:
-        assert wait_until(lambda: collector.counters.subscribed, 10)
+    with running_collector(mqtt_broker, influx_settings, dead_letters) as collector:
         topic = "lantian/v1/station/Dongsi/reading"
         for i in range(50):  # 50 single readings
             publish(publisher, topic, orjson.dumps({"time": T0 + 3600 * i, "pm25": float(i)}))
@@ -86,24 +97,17 @@ def test_readings_arrive_exactly_and_bad_payloads_become_dead_letters(
         # the collector is still alive and still writing after the bad input
         assert collector.counters.messages == 55
         assert influx_store.latest_time_s("station_reading") == T0 + 3600 * 200
-    finally:
-        collector.stop()
 
 
 def test_duplicate_delivery_is_stored_once(
         mqtt_broker: LocalService, influx_settings: InfluxSettings, influx_store: InfluxStore,
         dead_letters: DeadLetterStore, publisher: mqtt.Client) -> None:
-    collector = make_collector(mqtt_broker, influx_settings, dead_letters)
-    collector.start()
-    try:
-        assert wait_until(lambda: collector.counters.subscribed, 10)
+    with running_collector(mqtt_broker, influx_settings, dead_letters) as collector:
         payload = orjson.dumps([{"time": T0 + 60 * i, "pm25": 5.0} for i in range(20)])
         for _ in range(3):
             publish(publisher, "lantian/v1/station/Dongsi/reading", payload)
         assert wait_until(lambda: collector.counters.readings_written == 60, 15)
         assert influx_store.count("station_reading", "pm25") == 20
-    finally:
-        collector.stop()
 
 
 def test_influx_outage_is_retried_without_loss(
@@ -111,10 +115,7 @@ def test_influx_outage_is_retried_without_loss(
         dead_letters: DeadLetterStore, publisher: mqtt.Client) -> None:
     """Readings that arrive while InfluxDB is unreachable are written once it answers."""
     wrong = influx_settings.model_copy(update={"url": "http://127.0.0.1:9", "timeout_s": 0.5})
-    collector = make_collector(mqtt_broker, wrong, dead_letters)
-    collector.start()
-    try:
-        assert wait_until(lambda: collector.counters.subscribed, 10)
+    with running_collector(mqtt_broker, wrong, dead_letters) as collector:
         publish(publisher, "lantian/v1/station/Dongsi/reading",
                 orjson.dumps([{"time": T0 + 60 * i, "pm25": 5.0} for i in range(30)]))
         assert wait_until(lambda: collector.counters.write_retries >= 2, 15)
@@ -124,5 +125,3 @@ def test_influx_outage_is_retried_without_loss(
         collector.store = real  # InfluxDB "comes back"
         assert wait_until(lambda: collector.counters.readings_written == 30, 20)
         assert real.count("station_reading", "pm25") == 30
-    finally:
-        collector.stop()
