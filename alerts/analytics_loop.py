@@ -90,7 +90,8 @@ class AnalyticsLoop:
         plan = plan_window(latest_s, self._watermark_s, lookback_days=cfg.lookback_days,
                            max_window_days=cfg.max_window_days, tz=self.tz)
         window = self.store.read_hourly_window(STATION_MEASUREMENT, "station", POLLUTANTS,
-                                               self.station_ids, plan.start_s, plan.end_s)
+                                               self.station_ids, plan.start_s, plan.end_s,
+                                               valid_flags=cfg.valid_flags)
         tz_name = self.settings.timezone
         lines = aqi_lines(STATION_AQI_MEASUREMENT, "station", window,
                           hourly_aqi(window, tz_name))

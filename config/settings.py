@@ -87,6 +87,10 @@ class AnalyticsSettings(BaseModel):
     lookback_days: int = Field(2, ge=1, le=31)
     max_window_days: int = Field(14, ge=2, le=92)
     min_hours_per_day: int = Field(20, ge=1, le=24)
+    # HJ 212 flags whose values count in AQI and daily means: N normal, S manual entry, T over
+    # the analyser's range (a real high value). F stopped, M maintenance, D fault,
+    # C calibration and B communication fault are invalid for statistics.
+    valid_flags: str = Field("NST", pattern=r"^[NFMSDCTB]+$")
 
 
 class ApiSettings(BaseModel):

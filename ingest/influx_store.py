@@ -182,36 +182,50 @@ class InfluxStore:
         return out
 
     def read_hourly_window(self, measurement: str, tag: str, fields: Sequence[str],
-                           sources: Sequence[str], start_s: int, end_s: int) -> SeriesWindow:
+                           sources: Sequence[str], start_s: int, end_s: int,
+                           valid_flags: str | None = None) -> SeriesWindow:
         """Hourly means of `fields` for every source over [start_s, end_s) as a SeriesWindow.
 
         The database does the averaging (GROUP BY time(1h)); `start_s`/`end_s` must be whole
-        hours. Sources found in the data but not in `sources` are appended (sorted).
+        hours. With `valid_flags` (e.g. "NST") only values whose `<field>_flag` is one of those
+        letters are averaged (one query per field, since each field has its own flag).
+        Sources found in the data but not in `sources` are appended (sorted).
         """
         if start_s % HOUR_S or end_s % HOUR_S or end_s <= start_s:
             raise ValueError("window bounds must be whole hours with end > start")
+        where = f"time >= {start_s}s AND time < {end_s}s"
+        if valid_flags:
+            frames = []
+            for field in fields:
+                allowed = " OR ".join(f"{quote_ident(field + '_flag')} = {quote_literal(letter)}"
+                                      for letter in valid_flags)
+                frames.append(self._hourly_means(measurement, tag, [field],
+                                                 f"{where} AND ({allowed})"))
+        else:
+            frames = [self._hourly_means(measurement, tag, fields, where)]
+        frames = [f for f in frames if not f.empty]
+        found = {name for frame in frames for name in frame["source"]}
+        names = (*sources, *sorted(found - set(sources)))
+        index_of = {name: i for i, name in enumerate(names)}
+        n_times = (end_s - start_s) // HOUR_S
+        values = {field: np.full((len(names), n_times), np.nan) for field in fields}
+        for frame in frames:
+            rows = frame["source"].map(index_of).to_numpy()
+            cols = ((frame["time"].to_numpy() // 1_000_000_000) - start_s) // HOUR_S
+            for field in fields:
+                if field in frame:
+                    values[field][rows, cols] = frame[field].to_numpy(dtype="float64")
+        times = np.arange(start_s, end_s, HOUR_S, dtype="int64").astype("datetime64[s]")
+        return SeriesWindow(names, times, values)
+
+    def _hourly_means(self, measurement: str, tag: str, fields: Sequence[str], where: str
+                      ) -> pd.DataFrame:
         select = ", ".join(f"mean({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
         frame = self.query_frame(
-            f"SELECT {select} FROM {quote_ident(measurement)} "
-            f"WHERE time >= {start_s}s AND time < {end_s}s "
+            f"SELECT {select} FROM {quote_ident(measurement)} WHERE {where} "
             f"GROUP BY time(1h), {quote_ident(tag)} fill(none)"
         )
-        n_times = (end_s - start_s) // HOUR_S
-        times = np.arange(start_s, end_s, HOUR_S, dtype="int64").astype("datetime64[s]")
         if frame.empty:
-            names = tuple(sources)
-            values = {f: np.full((len(names), n_times), np.nan) for f in fields}
-            return SeriesWindow(names, times, values)
-        found = frame["tags"].map(lambda t: _parse_tags(t).get(tag, ""))
-        extra = sorted(set(found) - set(sources) - {""})
-        names = (*sources, *extra)
-        index_of = {name: i for i, name in enumerate(names)}
-        rows = found.map(index_of).to_numpy()
-        cols = ((frame["time"].to_numpy() // 1_000_000_000) - start_s) // HOUR_S
-        values = {}
-        for field in fields:
-            grid = np.full((len(names), n_times), np.nan)
-            if field in frame:
-                grid[rows, cols] = frame[field].to_numpy(dtype="float64")
-            values[field] = grid
-        return SeriesWindow(names, times, values)
+            return frame
+        frame["source"] = frame["tags"].map(lambda t: _parse_tags(t).get(tag, ""))
+        return frame[frame["source"] != ""]

@@ -48,9 +48,13 @@ def format_point(measurement: str, tags: Mapping[str, str], fields: Mapping[str,
 
 
 def reading_line(reading: Reading) -> str:
-    """A station reading as one point: a float field per pollutant and a `<p>_flag` string."""
+    """A station reading as one point: per pollutant a float field and a `<p>_flag` string.
+
+    Every value gets its flag (N when the sender gave none), so that queries can select the
+    values valid for statistics with a plain WHERE on the flag field.
+    """
     # Station ids are [A-Za-z0-9_-] (checked on the way in), so the tag needs no escaping.
-    fields = ",".join(f"{p}={float(v)!r}" for p, v in reading.values.items())
-    if reading.flags:
-        fields += "".join(f',{p}_flag="{f}"' for p, f in reading.flags.items())
+    flags = reading.flags
+    fields = ",".join(f'{p}={float(v)!r},{p}_flag="{flags.get(p, "N")}"'
+                      for p, v in reading.values.items())
     return f"{STATION_MEASUREMENT},station={reading.station} {fields} {reading.time_s}"

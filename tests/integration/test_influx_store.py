@@ -36,6 +36,22 @@ def test_hourly_window_is_averaged_in_the_database(influx_store: InfluxStore) ->
     assert np.isnan(window.values["pm10"]).all()
 
 
+def test_values_flagged_invalid_are_left_out_of_hourly_means(influx_store: InfluxStore) -> None:
+    """Maintenance (M) and calibration (C) values must not count; N, S and T do."""
+    flags = ["N", "M", "C", "S", "T", "N"]
+    influx_store.write_lines([
+        reading_line(Reading("A", T0 + 600 * i, {"pm25": 10.0 * (i + 1), "pm10": 1.0},
+                             {"pm25": flag}))
+        for i, flag in enumerate(flags)])
+    window = influx_store.read_hourly_window("station_reading", "station", ["pm25", "pm10"],
+                                             ["A"], T0, T0 + 3600, valid_flags="NST")
+    assert window.values["pm25"][0, 0] == (10 + 40 + 50 + 60) / 4
+    assert window.values["pm10"][0, 0] == 1.0
+    everything = influx_store.read_hourly_window("station_reading", "station", ["pm25"], ["A"],
+                                                 T0, T0 + 3600)
+    assert everything.values["pm25"][0, 0] == 35.0
+
+
 def test_series_raw_and_bucketed(influx_store: InfluxStore) -> None:
     influx_store.write_lines(
         [format_point("station_reading", {"station": "A B"}, {"pm25": float(i)}, T0 + 60 * i)
@@ -57,7 +73,7 @@ def test_latest_by_tag(influx_store: InfluxStore) -> None:
     ])
     latest = influx_store.latest_by_tag("station_reading", "station")
     assert latest["A"]["time_s"] == T0 + 60 and latest["A"]["pm25"] == 2.0
-    assert latest["B"] == {"time_s": T0, "pm10": 5.0}
+    assert latest["B"] == {"time_s": T0, "pm10": 5.0, "pm10_flag": "N"}
 
 
 def test_errors_are_translated(influx_store: InfluxStore) -> None:

@@ -25,6 +25,7 @@ from config.stations import load_stations
 from ingest.dead_letters import DeadLetterStore
 from ingest.influx_store import InfluxStore
 from ingest.mqtt_collector import StationCollector
+from ingest.station_payload import Reading
 from lantian.local_services import LocalService, wait_until
 from simulators.publisher import ReadingPublisher, readings_at
 
@@ -48,6 +49,12 @@ def known_sequence() -> SeriesWindow:
     pm10 = pm25 * 1.5
     times = START + np.arange(HOURS) * np.timedelta64(3600, "s")
     return SeriesWindow(("E2E_A", "E2E_B", "E2E_C"), times, {"pm25": pm25, "pm10": pm10})
+
+
+def maintenance_hours() -> list[Reading]:
+    day_two = int(START.astype("int64")) + 86400
+    return [Reading("E2E_B", day_two + 3600 * h, {"pm25": 300.0, "pm10": 450.0},
+                    {"pm25": "M", "pm10": "M"}) for h in range(12)]
 
 
 @pytest.fixture
@@ -83,11 +90,14 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
             publisher.connect()
             for index in range(HOURS):
                 publisher.publish_readings(readings_at(window, index), batch_size=1)
+            # B's first 12 hours of day two again, now 300 µg/m³ under maintenance (M): they
+            # replace the earlier values, and being invalid they must not make an exceedance
+            publisher.publish_readings(maintenance_hours(), batch_size=6)
             publisher.publish_raw("lantian/v1/station/E2E_A/reading", b"{broken json")
             publisher.publish_raw("lantian/v1/station/E2E_Z/reading",
                                   b'{"time": 1480550400, "pm25": 5}')
             assert publisher.wait_all_acked(20)
-        assert wait_until(lambda: collector.counters.readings_written == expected, 20)
+        assert wait_until(lambda: collector.counters.readings_written == expected + 12, 20)
         assert wait_until(lambda: collector.counters.dead_letters_stored == 2, 10)
     finally:
         collector.stop()
@@ -100,7 +110,7 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
     assert report is not None
     # A: PM2.5 100 > 75 is a finding; its PM10 mean 150 equals the limit and is not
     assert report.cases_opened == 1 and report.findings == 1
-    assert store.count("station_aqi", "aqi") == 49 * 3 - 5
+    assert store.count("station_aqi", "aqi") == 49 * 3 - 5 - 12  # flagged hours have no AQI
     assert store.count("city_aqi", "aqi") == 49
     assert loop.run_once().cases_opened == 0  # type: ignore[union-attr]  (idempotent)
 

@@ -29,5 +29,5 @@ def test_format_point_skips_missing_and_types_fields() -> None:
 def test_reading_line() -> None:
     reading = Reading("Dongsi", 1700000000, {"pm25": 35.2, "co": 0.6}, {"pm25": "M"})
     assert reading_line(reading) == (
-        'station_reading,station=Dongsi pm25=35.2,co=0.6,pm25_flag="M" 1700000000'
+        'station_reading,station=Dongsi pm25=35.2,pm25_flag="M",co=0.6,co_flag="N" 1700000000'
     )
