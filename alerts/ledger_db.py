@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -53,12 +58,46 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables (all models must be imported first)."""
-    import alerts.case_models  # noqa: F401  (registers tables on Base)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_LOCK_KEY = 0x4C54_0001  # PostgreSQL advisory lock id of Lantian's ledger migrations
+
+
+def import_models() -> None:
+    """Register every ledger table on Base (they live with the code that owns them)."""
+    import alerts.case_models  # noqa: F401
     import ingest.dead_letters  # noqa: F401
 
-    Base.metadata.create_all(engine)
+
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection that holds the ledger's migration lock: several services start at once
+    and each brings the schema up to date, so exactly one may migrate at a time."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            yield connection
+        return
+    database = engine.url.database
+    lock_path = Path(f"{database}.migrate.lock") if database and database != ":memory:" else None
+    with (lock_path.open("a") if lock_path else nullcontext()) as handle:
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        with engine.begin() as connection:
+            yield connection
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the ledger to the newest schema with the Alembic migrations (idempotent, safe to
+    run from several processes at once)."""
+    with _migration_lock(engine) as connection:
+        command.upgrade(alembic_config(connection), "head")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from alerts.ledger_db import create_schema, make_engine
 from config.settings import Settings
 from lantian.local_services import (
     LocalService,
@@ -79,6 +80,9 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
         services.append(start_influxdb(run_dir))
         broker, influx = services
         env = child_environment(settings, broker, influx, run_dir, api_port)
+        ledger = make_engine(env["LANTIAN_LEDGER__URL"])
+        create_schema(ledger)  # once, before the services that use it start
+        ledger.dispose()
         python = [sys.executable, "-m", "lantian"]
         commands = {
             "collector": [*python, "collect"],
