@@ -48,6 +48,24 @@ def check_config() -> None:
     typer.echo(f"{len(register.stations)} stations in {settings.stations_file}")
 
 
+@app.command("ledger-revision")
+def ledger_revision(message: Annotated[str, typer.Argument(help="what the change does")]) -> None:
+    """Write a new ledger migration from the difference between the models and the newest
+    revision (developers: run after changing a table in alerts/ or ingest/)."""
+    import tempfile
+
+    from alembic import command
+
+    from alerts.ledger_db import alembic_config, create_schema, make_engine
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{scratch}/head.db")
+        create_schema(engine)
+        with engine.begin() as connection:
+            command.revision(alembic_config(connection), message=message, autogenerate=True)
+        engine.dispose()
+
+
 @app.command()
 def collect() -> None:
     """Run the station collector: MQTT → validation → InfluxDB, dead letters to the ledger."""
