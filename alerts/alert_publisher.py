@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 class CaseNotifier(Protocol):
     """Tells the outside world that cases were opened or got new evidence."""
 
+    def connected(self) -> bool:
+        return self._client.is_connected()
+
     def notify(self, changes: Sequence[CaseChange], at: datetime) -> None: ...
 
 
@@ -49,6 +52,9 @@ class MqttAlertPublisher:
         self._client.reconnect_delay_set(1, 30)
         self._client.connect_async(settings.host, settings.port, settings.keepalive_s)
         self._client.loop_start()
+
+    def connected(self) -> bool:
+        return self._client.is_connected()
 
     def notify(self, changes: Sequence[CaseChange], at: datetime) -> None:
         for change in changes:
