@@ -20,6 +20,7 @@ from alerts.window_plan import plan_window
 from analytics.aqi import AqiResult, hourly_aqi
 from analytics.city_aqi import city_means
 from analytics.exceedance import detect_exceedance
+from analytics.hourly_validity import mask_short_hours, min_values_per_hour
 from analytics.series_window import SeriesWindow
 from config.settings import Settings
 from config.stations import POLLUTANTS, StationRegister
@@ -76,6 +77,7 @@ class AnalyticsLoop:
         self.cases = cases
         self.station_ids: Sequence[str] = [s.id for s in stations.stations]
         self.city_of_station = {s.id: s.city for s in stations.stations}
+        self.interval_of_station = {s.id: s.interval_s for s in stations.stations}
         self.notifier = notifier
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
@@ -89,9 +91,7 @@ class AnalyticsLoop:
         cfg = self.settings.analytics
         plan = plan_window(latest_s, self._watermark_s, lookback_days=cfg.lookback_days,
                            max_window_days=cfg.max_window_days, tz=self.tz)
-        window = self.store.read_hourly_window(STATION_MEASUREMENT, "station", POLLUTANTS,
-                                               self.station_ids, plan.start_s, plan.end_s,
-                                               valid_flags=cfg.valid_flags)
+        window = self._valid_hourly_window(plan.start_s, plan.end_s)
         tz_name = self.settings.timezone
         lines = aqi_lines(STATION_AQI_MEASUREMENT, "station", window,
                           hourly_aqi(window, tz_name))
@@ -111,6 +111,18 @@ class AnalyticsLoop:
         self._watermark_s = plan.next_watermark_s
         return CycleReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
                            sum(c.opened for c in changes), sum(not c.opened for c in changes))
+
+    def _valid_hourly_window(self, start_s: int, end_s: int) -> SeriesWindow:
+        """Hourly means of valid-flagged values, NaN where the hour is not covered ≥ 45 min."""
+        cfg = self.settings.analytics
+        raw = self.store.read_hourly_window(STATION_MEASUREMENT, "station", POLLUTANTS,
+                                            self.station_ids, start_s, end_s,
+                                            valid_flags=cfg.valid_flags, with_counts=True)
+        intervals = np.array([self.interval_of_station.get(s, 3600) for s in raw.sources])
+        needed = min_values_per_hour(intervals, cfg.min_minutes_per_hour)
+        values = {p: mask_short_hours(raw.values[p], raw.values[f"{p}_count"], needed)
+                  for p in POLLUTANTS}
+        return SeriesWindow(raw.sources, raw.times, values)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Cycle until `stop` is set; a failing cycle is logged and retried next interval."""

@@ -87,6 +87,8 @@ class AnalyticsSettings(BaseModel):
     lookback_days: int = Field(2, ge=1, le=31)
     max_window_days: int = Field(14, ge=2, le=92)
     min_hours_per_day: int = Field(20, ge=1, le=24)
+    # GB 3095 Table 4: an hourly mean needs at least 45 minutes of data in the hour.
+    min_minutes_per_hour: int = Field(45, ge=1, le=60)
     # HJ 212 flags whose values count in AQI and daily means: N normal, S manual entry, T over
     # the analyser's range (a real high value). F stopped, M maintenance, D fault,
     # C calibration and B communication fault are invalid for statistics.

@@ -26,6 +26,9 @@ class Station(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     units: dict[str, str] = {}
+    # How often the station reports (s): 3600 for hourly means, 60 for minute data. Used for
+    # the GB 3095 rule that an hourly mean needs ≥ 45 minutes of data.
+    interval_s: int = Field(3600, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _known_units(self) -> Station:

@@ -183,12 +183,15 @@ class InfluxStore:
 
     def read_hourly_window(self, measurement: str, tag: str, fields: Sequence[str],
                            sources: Sequence[str], start_s: int, end_s: int,
-                           valid_flags: str | None = None) -> SeriesWindow:
+                           valid_flags: str | None = None, with_counts: bool = False
+                           ) -> SeriesWindow:
         """Hourly means of `fields` for every source over [start_s, end_s) as a SeriesWindow.
 
         The database does the averaging (GROUP BY time(1h)); `start_s`/`end_s` must be whole
         hours. With `valid_flags` (e.g. "NST") only values whose `<field>_flag` is one of those
         letters are averaged (one query per field, since each field has its own flag).
+        With `with_counts`, the window also holds `<field>_count`: how many values each mean
+        was taken over (for the hourly validity rule).
         Sources found in the data but not in `sources` are appended (sorted).
         """
         if start_s % HOUR_S or end_s % HOUR_S or end_s <= start_s:
@@ -200,27 +203,32 @@ class InfluxStore:
                 allowed = " OR ".join(f"{quote_ident(field + '_flag')} = {quote_literal(letter)}"
                                       for letter in valid_flags)
                 frames.append(self._hourly_means(measurement, tag, [field],
-                                                 f"{where} AND ({allowed})"))
+                                                 f"{where} AND ({allowed})", with_counts))
         else:
-            frames = [self._hourly_means(measurement, tag, fields, where)]
+            frames = [self._hourly_means(measurement, tag, fields, where, with_counts)]
         frames = [f for f in frames if not f.empty]
         found = {name for frame in frames for name in frame["source"]}
         names = (*sources, *sorted(found - set(sources)))
         index_of = {name: i for i, name in enumerate(names)}
         n_times = (end_s - start_s) // HOUR_S
-        values = {field: np.full((len(names), n_times), np.nan) for field in fields}
+        columns = [*fields, *(f"{f}_count" for f in fields if with_counts)]
+        values = {column: np.full((len(names), n_times), np.nan) for column in columns}
         for frame in frames:
             rows = frame["source"].map(index_of).to_numpy()
             cols = ((frame["time"].to_numpy() // 1_000_000_000) - start_s) // HOUR_S
-            for field in fields:
-                if field in frame:
-                    values[field][rows, cols] = frame[field].to_numpy(dtype="float64")
+            for column in columns:
+                if column in frame:
+                    values[column][rows, cols] = frame[column].to_numpy(dtype="float64")
         times = np.arange(start_s, end_s, HOUR_S, dtype="int64").astype("datetime64[s]")
         return SeriesWindow(names, times, values)
 
-    def _hourly_means(self, measurement: str, tag: str, fields: Sequence[str], where: str
-                      ) -> pd.DataFrame:
-        select = ", ".join(f"mean({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
+    def _hourly_means(self, measurement: str, tag: str, fields: Sequence[str], where: str,
+                      with_counts: bool = False) -> pd.DataFrame:
+        aggregates = [f"mean({quote_ident(f)}) AS {quote_ident(f)}" for f in fields]
+        if with_counts:
+            aggregates += [f"count({quote_ident(f)}) AS {quote_ident(f + '_count')}"
+                           for f in fields]
+        select = ", ".join(aggregates)
         frame = self.query_frame(
             f"SELECT {select} FROM {quote_ident(measurement)} WHERE {where} "
             f"GROUP BY time(1h), {quote_ident(tag)} fill(none)"
