@@ -70,7 +70,9 @@ class InfluxStore:
             response = self._client.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.settings.url} unreachable: {exc}") from exc
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 404:
+            # 404 is "database not found" (dropped, or no DBRP mapping on 2.x): a fault of the
+            # installation, not of the data, so the caller keeps the data and retries.
             raise StoreUnavailable(f"InfluxDB {response.status_code}: {response.text[:300]}")
         if response.status_code >= 400:
             raise StoreRejected(f"InfluxDB {response.status_code}: {response.text[:300]}")

@@ -81,6 +81,9 @@ def test_errors_are_translated(influx_store: InfluxStore) -> None:
         influx_store.write_lines(["this is not line protocol"])
     with pytest.raises(StoreRejected):
         influx_store.query_frame("SELEKT nonsense")
+    missing = InfluxStore(influx_store.settings.model_copy(update={"database": "no_such_db"}))
+    with pytest.raises(StoreUnavailable, match="database not found"):
+        missing.write_lines([reading_line(Reading("A", T0, {"pm25": 1.0}))])
     dead = InfluxStore(InfluxSettings(url="http://127.0.0.1:9", database="x", timeout_s=1))
     with pytest.raises(StoreUnavailable):
         dead.ping()
