@@ -82,11 +82,13 @@ class AnalyticsLoop:
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
         self._watermark_s: int | None = None
+        self._last_latest_s: int | None = None
 
     def run_once(self) -> CycleReport | None:
-        """One cycle; None when there is no data yet."""
+        """One cycle; None when there is no data yet, or nothing new since the last cycle
+        (no newer reading and no backlog), so an idle system does no work."""
         latest_s = self.store.latest_time_s(STATION_MEASUREMENT)
-        if latest_s is None:
+        if latest_s is None or (latest_s == self._last_latest_s and self._watermark_s is None):
             return None
         cfg = self.settings.analytics
         plan = plan_window(latest_s, self._watermark_s, lookback_days=cfg.lookback_days,
@@ -109,6 +111,7 @@ class AnalyticsLoop:
         if changes and self.notifier is not None:
             self.notifier.notify(changes, now)
         self._watermark_s = plan.next_watermark_s
+        self._last_latest_s = latest_s
         return CycleReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
                            sum(c.opened for c in changes), sum(not c.opened for c in changes))
 

@@ -112,7 +112,10 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
     assert report.cases_opened == 1 and report.findings == 1
     assert store.count("station_aqi", "aqi") == 49 * 3 - 5 - 12  # flagged hours have no AQI
     assert store.count("city_aqi", "aqi") == 49
-    assert loop.run_once().cases_opened == 0  # type: ignore[union-attr]  (idempotent)
+    assert loop.run_once() is None  # nothing new: an idle cycle does nothing
+    # a fresh loop (a restart) re-judges the same days and opens nothing new
+    again = AnalyticsLoop(settings, store, CaseRepository(sessions), register).run_once()
+    assert again is not None and again.cases_opened == again.cases_updated == 0
 
     with TestClient(create_app(settings)) as client:
         cases = client.get("/api/cases", params={"status": "open"}).json()
