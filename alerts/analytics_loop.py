@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,10 +17,12 @@ import numpy as np
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseRepository
 from alerts.window_plan import plan_window
-from analytics.aqi import AqiResult, hourly_aqi
+from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
 from analytics.city_aqi import city_means
+from analytics.daily_means import closed_days, daily_means
 from analytics.exceedance import detect_exceedance
 from analytics.hourly_validity import mask_short_hours, min_values_per_hour
+from analytics.ozone_daily import o3_daily_max_1h, o3_daily_max_8h
 from analytics.series_window import SeriesWindow
 from config.settings import Settings
 from config.stations import POLLUTANTS, StationRegister
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STATION_AQI_MEASUREMENT = "station_aqi"
 CITY_AQI_MEASUREMENT = "city_aqi"
+STATION_DAILY_MEASUREMENT = "station_daily"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +49,12 @@ class CycleReport:
     cases_updated: int
 
 
-def aqi_lines(measurement: str, tag: str, window: SeriesWindow, result: AqiResult,
-              extra: dict[str, np.ndarray] | None = None) -> list[str]:
-    """Line protocol for every (source, hour) that has an AQI."""
+def aqi_lines(measurement: str, tag: str, sources: Sequence[str], times: np.ndarray,
+              result: AqiResult, extra: dict[str, np.ndarray] | None = None) -> list[str]:
+    """Line protocol for every (source, period) that has an AQI; `times` are period starts
+    (datetime64[s], UTC), one per column of `result`."""
     rows, cols = np.nonzero(~np.isnan(result.aqi))
-    times = window.times.astype("int64")
+    starts = times.astype("datetime64[s]").astype("int64")
     lines = []
     for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
         fields: dict[str, object] = {
@@ -61,8 +65,8 @@ def aqi_lines(measurement: str, tag: str, window: SeriesWindow, result: AqiResul
             fields[f"iaqi_{pollutant}"] = values[row, col]
         for name, values in (extra or {}).items():
             fields[name] = values[row, col]
-        lines.append(format_point(measurement, {tag: window.sources[row]}, fields,
-                                  int(times[col])))
+        lines.append(format_point(measurement, {tag: sources[row]}, fields,
+                                  int(starts[col])))
     return lines
 
 
@@ -95,12 +99,13 @@ class AnalyticsLoop:
                            max_window_days=cfg.max_window_days, tz=self.tz)
         window = self._valid_hourly_window(plan.start_s, plan.end_s)
         tz_name = self.settings.timezone
-        lines = aqi_lines(STATION_AQI_MEASUREMENT, "station", window,
+        lines = aqi_lines(STATION_AQI_MEASUREMENT, "station", window.sources, window.times,
                           hourly_aqi(window, tz_name))
         city_window, city_counts = city_means(window, self.city_of_station)
         city_extra = {"stations": city_counts.astype(float), **city_window.values}
-        lines += aqi_lines(CITY_AQI_MEASUREMENT, "city", city_window,
+        lines += aqi_lines(CITY_AQI_MEASUREMENT, "city", city_window.sources, city_window.times,
                            hourly_aqi(city_window, tz_name), city_extra)
+        lines += self._daily_lines(window, latest_s)
         for start in range(0, len(lines), self.settings.influx.batch_size):
             self.store.write_lines(lines[start:start + self.settings.influx.batch_size])
 
@@ -114,6 +119,19 @@ class AnalyticsLoop:
         self._last_latest_s = latest_s
         return CycleReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
                            sum(c.opened for c in changes), sum(not c.opened for c in changes))
+
+    def _daily_lines(self, window: SeriesWindow, latest_s: int) -> list[str]:
+        """Daily AQI of every closed local day in the window (HJ 633 daily columns on GB 3095
+        valid daily means), with the means and valid hours as evidence of the figure."""
+        daily = daily_means(window, self.settings.timezone,
+                            min_hours=self.settings.analytics.min_hours_per_day)
+        closed = closed_days(daily, np.datetime64(latest_s, "s"))
+        result = daily_aqi(daily, o3_daily_max_8h(window, daily), o3_daily_max_1h(window, daily))
+        result = replace(result, aqi=np.where(closed[None, :], result.aqi, np.nan))
+        extra = {**{f"{p}_mean": m for p, m in daily.means.items()},
+                 **{f"{p}_hours": h.astype(float) for p, h in daily.valid_hours.items()}}
+        return aqi_lines(STATION_DAILY_MEASUREMENT, "station", daily.sources,
+                         daily.day_start_utc, result, extra)
 
     def _valid_hourly_window(self, start_s: int, end_s: int) -> SeriesWindow:
         """Hourly means of valid-flagged values, NaN where the hour is not covered ≥ 45 min."""

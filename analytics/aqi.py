@@ -35,7 +35,7 @@ POLLUTANTS: tuple[str, ...] = ("pm25", "pm10", "so2", "no2", "co", "o3")
 HOURLY_INDICATORS: dict[str, str] = {
     "pm25": "pm25", "pm10": "pm10", "so2": "so2_1h", "no2": "no2_1h", "co": "co_1h", "o3": "o3_1h",
 }
-# The daily report also has O3 daily-max-8-h, which a table of daily means cannot provide.
+# O3's daily indicators (max 8-h, and in 2012 max 1-h) come separately (analytics/ozone_daily.py).
 DAILY_INDICATORS: dict[str, str] = {
     "pm25": "pm25", "pm10": "pm10", "so2": "so2_24h", "no2": "no2_24h", "co": "co_24h",
 }
@@ -156,11 +156,14 @@ def hourly_aqi(window: SeriesWindow, tz: str) -> AqiResult:
     return _combine(iaqi, (len(window.sources), len(window.times)), edition)
 
 
-def daily_aqi(daily: DailyMeans) -> AqiResult:
-    """Daily AQI from daily means of pm25, pm10, so2, no2, co (the 24-h columns).
+def daily_aqi(daily: DailyMeans, o3_max_8h: np.ndarray | None = None,
+              o3_max_1h: np.ndarray | None = None) -> AqiResult:
+    """Daily AQI from daily means of pm25, pm10, so2, no2, co (the 24-h columns) and O3.
 
     Means as given (µg/m3, CO mg/m3; NaN = invalid day); edition by each local day's date.
-    O3 is not included: its daily indicator is the max 8-h mean, not a daily mean.
+    O3's daily indicator is the daily max 8-h mean (`o3_max_8h`, (S, D)); HJ 633-2012 also
+    lists the daily max 1-h value (`o3_max_1h`), and there the O3 IAQI is the larger of the
+    two (which also covers its rule "8-h above 800 → use the 1-h IAQI"). Without them, no O3.
     """
     edition = hj633_edition(daily.days)
     iaqi = {
@@ -168,4 +171,10 @@ def daily_aqi(daily: DailyMeans) -> AqiResult:
         for pollutant, indicator in DAILY_INDICATORS.items()
         if pollutant in daily.means
     }
+    if o3_max_8h is not None:
+        o3 = compute_iaqi(o3_max_8h, "o3_8h", edition)
+        if o3_max_1h is not None:
+            one_hour = compute_iaqi(o3_max_1h, "o3_1h", edition)
+            o3 = np.where(edition == 2012, np.fmax(o3, one_hour), o3)
+        iaqi["o3"] = o3
     return _combine(iaqi, (len(daily.sources), len(daily.days)), edition)

@@ -94,3 +94,16 @@ def daily_means(
         day_of_time=day_of_time,
         min_hours=min_hours,
     )
+
+
+def closed_days(daily: DailyMeans, closed_before: np.datetime64 | None) -> np.ndarray:
+    """(D,) bool: days wholly inside the window and, if `closed_before` is given, already over.
+
+    A day cut by the window edge is not judged: its mean would silently ignore hours the
+    window does not hold. A day still in progress is never judged.
+    """
+    day_seconds = (daily.day_end_utc - daily.day_start_utc).astype(np.int64)
+    judged = daily.hours_in_window * 3600 == day_seconds
+    if closed_before is not None:
+        judged &= daily.day_end_utc <= np.datetime64(closed_before, "s")
+    return judged

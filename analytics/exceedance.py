@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from analytics.aqi import round_half_even
-from analytics.daily_means import GB3095_MIN_HOURS_PER_DAY, DailyMeans, daily_means
+from analytics.daily_means import GB3095_MIN_HOURS_PER_DAY, DailyMeans, closed_days, daily_means
 from analytics.findings import Finding
 from analytics.series_window import SeriesWindow
 from analytics.standards_calendar import gb3095_daily_limit
@@ -18,19 +18,6 @@ from analytics.standards_calendar import gb3095_daily_limit
 def _utc(instant: np.datetime64) -> datetime:
     """A datetime64[s] UTC instant as a timezone-aware datetime."""
     return instant.astype("datetime64[s]").astype(datetime).replace(tzinfo=UTC)
-
-
-def _judged_days(daily: DailyMeans, closed_before: np.datetime64 | None) -> np.ndarray:
-    """(D,) bool: days wholly inside the window and, if `closed_before` is given, already over.
-
-    A day cut by the window edge is not judged: its mean would silently ignore hours the
-    window does not hold. A day still in progress is never judged.
-    """
-    day_seconds = (daily.day_end_utc - daily.day_start_utc).astype(np.int64)
-    judged = daily.hours_in_window * 3600 == day_seconds
-    if closed_before is not None:
-        judged &= daily.day_end_utc <= np.datetime64(closed_before, "s")
-    return judged
 
 
 def _columns_by_day(daily: DailyMeans) -> list[np.ndarray]:
@@ -66,7 +53,7 @@ def detect_exceedance(
     present = {p: window.values[p] for p in pollutants if p in window.values}
     sub_window = SeriesWindow(window.sources, window.times, present, window.step_s)
     daily = daily_means(sub_window, tz, min_hours=min_hours)
-    judged = _judged_days(daily, closed_before)
+    judged = closed_days(daily, closed_before)
     columns_of_day = _columns_by_day(daily)
     findings: list[Finding] = []
     for pollutant, means in daily.means.items():

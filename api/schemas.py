@@ -34,6 +34,7 @@ class StationPublic(BaseModel):
     lon: float
     latest: LatestReading | None
     aqi: AqiPublic | None
+    daily_aqi: AqiPublic | None = None
 
 
 class StationsPublic(BaseModel):

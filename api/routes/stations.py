@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from alerts.analytics_loop import STATION_AQI_MEASUREMENT
+from alerts.analytics_loop import STATION_AQI_MEASUREMENT, STATION_DAILY_MEASUREMENT
 from api.aqi_view import aqi_public
 from api.deps import AppContext, Context
 from api.schemas import LatestReading, SeriesPublic, StationPublic, StationsPublic
@@ -31,19 +31,27 @@ def _latest(point: dict[str, object] | None, ctx: AppContext) -> LatestReading |
     return LatestReading(time=ctx.local(moment), values=values, flags=flags)
 
 
-def _station(station: Station, latest: dict, aqi: dict, ctx: AppContext) -> StationPublic:
+def _station(station: Station, latest: dict, aqi: dict, daily: dict, ctx: AppContext
+             ) -> StationPublic:
     return StationPublic(
         id=station.id, name=station.name, city=station.city, district=station.district,
         lat=station.lat, lon=station.lon, latest=_latest(latest.get(station.id), ctx),
         aqi=aqi_public(aqi.get(station.id), ctx.tz),
+        daily_aqi=aqi_public(daily.get(station.id), ctx.tz),
     )
+
+
+def _latest_points(ctx: AppContext) -> tuple[dict, dict, dict]:
+    """Newest reading, hourly AQI and daily AQI of every station (three queries in all)."""
+    return tuple(ctx.store.latest_by_tag(m, "station")  # type: ignore[return-value]
+                 for m in (STATION_MEASUREMENT, STATION_AQI_MEASUREMENT,
+                           STATION_DAILY_MEASUREMENT))
 
 
 @router.get("", response_model=StationsPublic, summary="All stations with latest reading and AQI")
 def list_stations(ctx: Context) -> StationsPublic:
-    latest = ctx.store.latest_by_tag(STATION_MEASUREMENT, "station")
-    aqi = ctx.store.latest_by_tag(STATION_AQI_MEASUREMENT, "station")
-    data = [_station(s, latest, aqi, ctx) for s in ctx.stations.stations]
+    latest, aqi, daily = _latest_points(ctx)
+    data = [_station(s, latest, aqi, daily, ctx) for s in ctx.stations.stations]
     return StationsPublic(data=data, count=len(data))
 
 
@@ -57,9 +65,7 @@ def _known(ctx: AppContext, station_id: str) -> Station:
 @router.get("/{station_id}", response_model=StationPublic, summary="One station")
 def get_station(station_id: str, ctx: Context) -> StationPublic:
     station = _known(ctx, station_id)
-    latest = ctx.store.latest_by_tag(STATION_MEASUREMENT, "station")
-    aqi = ctx.store.latest_by_tag(STATION_AQI_MEASUREMENT, "station")
-    return _station(station, latest, aqi, ctx)
+    return _station(station, *_latest_points(ctx), ctx)
 
 
 @router.get("/{station_id}/series", response_model=SeriesPublic,
@@ -82,6 +88,25 @@ def station_series(
     frame = ctx.store.read_series(STATION_MEASUREMENT, "station", station_id, fields,
                                   start_s, end_s, every_s=every_s, limit=limit)
     return series_public(station_id, frame, fields, start_s, end_s, every_s, ctx)
+
+
+DAILY_FIELDS = ["aqi", "level", "pm25_mean", "pm10_mean", "so2_mean", "no2_mean", "co_mean",
+                "pm25_hours", "pm10_hours"]
+
+
+@router.get("/{station_id}/daily", response_model=SeriesPublic,
+            summary="One station's daily AQI (HJ 633 daily columns) and daily means per local day")
+def station_daily(
+    station_id: str, ctx: Context,
+    start: Annotated[datetime | None, Query(description=START_HELP)] = None,
+    end: Annotated[datetime | None, Query(description=END_HELP)] = None,
+) -> SeriesPublic:
+    _known(ctx, station_id)
+    latest_s = ctx.store.latest_time_s(STATION_DAILY_MEASUREMENT)
+    start_s, end_s = resolve_range(start, end, latest_s, 31 * 86400)
+    frame = ctx.store.read_series(STATION_DAILY_MEASUREMENT, "station", station_id,
+                                  DAILY_FIELDS, start_s, end_s)
+    return series_public(station_id, frame, DAILY_FIELDS, start_s, end_s, None, ctx)
 
 
 def series_public(source: str, frame, fields: list[str], start_s: int, end_s: int,  # type: ignore[no-untyped-def]

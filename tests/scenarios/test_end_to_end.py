@@ -138,6 +138,13 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
         # last hour: PM2.5 30 → IAQI 43, PM10 45 → IAQI 45 (HJ 633-2012): AQI 45, no primary
         assert a["aqi"]["aqi"] == 45 and a["aqi"]["edition"] == "HJ 633-2012"
         assert a["aqi"]["primary"] == [] and a["aqi"]["category_en"] == "Excellent"
+        # daily AQI of A's day one (HJ 633-2012): PM2.5 100 → 132, PM10 150 → 100
+        daily = client.get("/api/stations/E2E_A/daily",
+                           params={"start": "2016-12-01T00:00:00+08:00",
+                                   "end": "2016-12-03T00:00:00+08:00"}).json()
+        assert [(p["time"], p["aqi"], p["pm25_mean"]) for p in daily["points"]] == [
+            ("2016-12-01T00:00:00+08:00", 132.0, 100.0), ("2016-12-02T00:00:00+08:00", 45.0, 30.0)]
+        assert a["daily_aqi"]["aqi"] == 45 and a["daily_aqi"]["category_en"] == "Excellent"
         series = client.get("/api/stations/E2E_C/series",
                             params={"start": "2016-12-01T00:00:00+08:00",
                                     "end": "2016-12-02T00:00:00+08:00", "pollutants": "pm25"})
