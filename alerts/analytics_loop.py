@@ -19,7 +19,7 @@ from alerts.case_repository import CaseRepository
 from alerts.window_plan import plan_window
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
 from analytics.city_aqi import city_means
-from analytics.daily_means import closed_days, daily_means
+from analytics.daily_means import DailyMeans, closed_days, daily_means
 from analytics.exceedance import detect_exceedance
 from analytics.hourly_validity import mask_short_hours, min_values_per_hour
 from analytics.ozone_daily import o3_daily_max_1h, o3_daily_max_8h
@@ -105,12 +105,13 @@ class AnalyticsLoop:
         city_extra = {"stations": city_counts.astype(float), **city_window.values}
         lines += aqi_lines(CITY_AQI_MEASUREMENT, "city", city_window.sources, city_window.times,
                            hourly_aqi(city_window, tz_name), city_extra)
-        lines += self._daily_lines(window, latest_s)
+        daily = daily_means(window, tz_name, min_hours=cfg.min_hours_per_day)
+        lines += self._daily_lines(window, daily, latest_s)
         for start in range(0, len(lines), self.settings.influx.batch_size):
             self.store.write_lines(lines[start:start + self.settings.influx.batch_size])
 
         findings = detect_exceedance(window, tz_name, min_hours=cfg.min_hours_per_day,
-                                     closed_before=np.datetime64(latest_s, "s"))
+                                     closed_before=np.datetime64(latest_s, "s"), daily=daily)
         now = self.clock()
         changes = self.cases.record_findings(findings, now)
         if changes and self.notifier is not None:
@@ -120,11 +121,10 @@ class AnalyticsLoop:
         return CycleReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
                            sum(c.opened for c in changes), sum(not c.opened for c in changes))
 
-    def _daily_lines(self, window: SeriesWindow, latest_s: int) -> list[str]:
+    def _daily_lines(self, window: SeriesWindow, daily: DailyMeans, latest_s: int
+                     ) -> list[str]:
         """Daily AQI of every closed local day in the window (HJ 633 daily columns on GB 3095
         valid daily means), with the means and valid hours as evidence of the figure."""
-        daily = daily_means(window, self.settings.timezone,
-                            min_hours=self.settings.analytics.min_hours_per_day)
         closed = closed_days(daily, np.datetime64(latest_s, "s"))
         result = daily_aqi(daily, o3_daily_max_8h(window, daily), o3_daily_max_1h(window, daily))
         result = replace(result, aqi=np.where(closed[None, :], result.aqi, np.nan))

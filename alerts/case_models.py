@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from alerts.ledger_db import Base, UtcDateTime
 
 CASE_OPEN = "open"
-CASE_CLOSED = "closed"
 
 
 class Case(Base):

@@ -39,6 +39,7 @@ def detect_exceedance(
     pollutants: Sequence[str] = ("pm25", "pm10"),
     min_hours: int = GB3095_MIN_HOURS_PER_DAY,
     closed_before: np.datetime64 | None = None,
+    daily: DailyMeans | None = None,
 ) -> list[Finding]:
     """Findings of type "exceedance": one per source, pollutant and local day over the limit.
 
@@ -48,15 +49,18 @@ def detect_exceedance(
     given, ended (next local midnight) at or before it. Its mean, rounded half-to-even to an
     integer as reported (GB/T 8170), must exceed the GB 3095 Grade II daily limit in force on
     that date. score = unrounded mean / limit. Start/end are the day's first and last hour
-    starts (UTC). Ordered by pollutant, then source, then day.
+    starts (UTC). Ordered by pollutant, then source, then day. `daily`, when the caller already
+    has it, must be ``daily_means(window, tz, min_hours)`` of this same window.
     """
     present = {p: window.values[p] for p in pollutants if p in window.values}
-    sub_window = SeriesWindow(window.sources, window.times, present, window.step_s)
-    daily = daily_means(sub_window, tz, min_hours=min_hours)
+    if daily is None:
+        sub_window = SeriesWindow(window.sources, window.times, present, window.step_s)
+        daily = daily_means(sub_window, tz, min_hours=min_hours)
     judged = closed_days(daily, closed_before)
     columns_of_day = _columns_by_day(daily)
     findings: list[Finding] = []
-    for pollutant, means in daily.means.items():
+    for pollutant in present:
+        means = daily.means[pollutant]
         limits, labels = gb3095_daily_limit(pollutant, daily.days)
         reported = round_half_even(means, 0)
         over = (reported > limits[None, :]) & judged[None, :]

@@ -67,7 +67,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_process(name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None
+def start_process(argv: list[str], log_path: Path, env: dict[str, str] | None = None
                   ) -> subprocess.Popen[bytes]:
     """Start a child in its own session (Ctrl-C is handled by the parent), tied to our life."""
     log = log_path.open("ab")
@@ -137,7 +137,7 @@ def start_mosquitto(run_dir: Path, port: int | None = None, timeout_s: float = 1
         encoding="utf-8",
     )
     log_path = home / "mosquitto.log"
-    proc = start_process("mosquitto", [exe, "-c", str(conf)], log_path)
+    proc = start_process([exe, "-c", str(conf)], log_path)
     service = LocalService("mosquitto", "127.0.0.1", port, proc, log_path)
     if not wait_until(lambda: not service.alive() or _port_open("127.0.0.1", port), timeout_s) \
             or not service.alive():
@@ -180,7 +180,7 @@ bind-address = "127.0.0.1:{rpc_port}"
         encoding="utf-8",
     )
     log_path = home / "influxd.log"
-    proc = start_process("influxd", [exe, "-config", str(conf)], log_path)
+    proc = start_process([exe, "-config", str(conf)], log_path)
     service = LocalService("influxdb", "127.0.0.1", port, proc, log_path)
 
     def ready() -> bool:

@@ -94,7 +94,7 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
                           "--hours-per-second", str(options.hours_per_second)],
         }
         for name, argv in commands.items():
-            children.append((name, start_process(name, argv, logs / f"{name}.log", env)))
+            children.append((name, start_process(argv, logs / f"{name}.log", env)))
         base = f"http://{settings.api.host}:{api_port}"
         if not wait_until(lambda: _api_up(base) or stop.is_set()
                           or any(p.poll() is not None for _, p in children), 60):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 
 from alerts.analytics_loop import CITY_AQI_MEASUREMENT
 from api.aqi_view import aqi_public
 from api.deps import Context
 from api.routes.stations import series_public
 from api.schemas import CityAqiPublic
-from api.time_params import resolve_range
+from api.time_params import End, Start, resolve_range
 
 router = APIRouter(prefix="/api/cities", tags=["cities"])
 CITY_FIELDS = ["aqi", "level", "stations", "pm25", "pm10"]
@@ -22,8 +19,8 @@ CITY_FIELDS = ["aqi", "level", "stations", "pm25", "pm10"]
             summary="A city's latest hourly AQI and its hourly series")
 def city_aqi(
     city: str, ctx: Context,
-    start: Annotated[datetime | None, Query(description="ISO 8601 with offset")] = None,
-    end: Annotated[datetime | None, Query(description="ISO 8601 with offset")] = None,
+    start: Start = None,
+    end: End = None,
 ) -> CityAqiPublic:
     cities = {s.city for s in ctx.stations.stations}
     if city not in cities:
@@ -31,7 +28,7 @@ def city_aqi(
             404, f"city {city!r} has no registered stations; known: {sorted(cities)}")
     latest = ctx.store.latest_by_tag(CITY_AQI_MEASUREMENT, "city").get(city)
     latest_s = int(latest["time_s"]) if latest else None  # type: ignore[call-overload]
-    start_s, end_s = resolve_range(start, end, latest_s, 2 * 86400)
+    start_s, end_s = resolve_range(start, end, lambda: latest_s, 2 * 86400)
     frame = ctx.store.read_series(CITY_AQI_MEASUREMENT, "city", city, CITY_FIELDS, start_s, end_s)
     stations = int(latest["stations"]) if latest and "stations" in latest else None  # type: ignore[call-overload]
     return CityAqiPublic(city=city, latest=aqi_public(latest, ctx.tz), stations=stations,

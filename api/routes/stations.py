@@ -11,13 +11,11 @@ from alerts.analytics_loop import STATION_AQI_MEASUREMENT, STATION_DAILY_MEASURE
 from api.aqi_view import aqi_public
 from api.deps import AppContext, Context
 from api.schemas import LatestReading, SeriesPublic, StationPublic, StationsPublic
-from api.time_params import resolve_range
+from api.time_params import End, Start, resolve_range
 from config.stations import POLLUTANTS, Station
 from ingest.line_protocol import STATION_MEASUREMENT
 
 router = APIRouter(prefix="/api/stations", tags=["stations"])
-START_HELP = "ISO 8601 with offset; default: end minus 7 days"
-END_HELP = "ISO 8601 with offset; default: after the newest reading"
 EVERY_HELP = "mean per bucket of this many seconds; omit for raw points"
 ALL = ",".join(POLLUTANTS)
 
@@ -72,8 +70,8 @@ def get_station(station_id: str, ctx: Context) -> StationPublic:
             summary="One station's readings over a time range")
 def station_series(
     station_id: str, ctx: Context,
-    start: Annotated[datetime | None, Query(description=START_HELP)] = None,
-    end: Annotated[datetime | None, Query(description=END_HELP)] = None,
+    start: Start = None,
+    end: End = None,
     pollutants: Annotated[str, Query(description="comma-separated, e.g. pm25,pm10")] = ALL,
     every_s: Annotated[int | None, Query(ge=60, le=86400, description=EVERY_HELP)] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 20_000,
@@ -83,8 +81,8 @@ def station_series(
     unknown = sorted(set(fields) - set(POLLUTANTS))
     if unknown or not fields:
         raise HTTPException(422, f"unknown pollutants {unknown}; choose from {list(POLLUTANTS)}")
-    latest_s = ctx.store.latest_time_s(STATION_MEASUREMENT)
-    start_s, end_s = resolve_range(start, end, latest_s, 7 * 86400)
+    start_s, end_s = resolve_range(
+        start, end, lambda: ctx.store.latest_time_s(STATION_MEASUREMENT), 7 * 86400)
     frame = ctx.store.read_series(STATION_MEASUREMENT, "station", station_id, fields,
                                   start_s, end_s, every_s=every_s, limit=limit)
     return series_public(station_id, frame, fields, start_s, end_s, every_s, ctx)
@@ -98,12 +96,12 @@ DAILY_FIELDS = ["aqi", "level", "pm25_mean", "pm10_mean", "so2_mean", "no2_mean"
             summary="One station's daily AQI (HJ 633 daily columns) and daily means per local day")
 def station_daily(
     station_id: str, ctx: Context,
-    start: Annotated[datetime | None, Query(description=START_HELP)] = None,
-    end: Annotated[datetime | None, Query(description=END_HELP)] = None,
+    start: Start = None,
+    end: End = None,
 ) -> SeriesPublic:
     _known(ctx, station_id)
-    latest_s = ctx.store.latest_time_s(STATION_DAILY_MEASUREMENT)
-    start_s, end_s = resolve_range(start, end, latest_s, 31 * 86400)
+    start_s, end_s = resolve_range(
+        start, end, lambda: ctx.store.latest_time_s(STATION_DAILY_MEASUREMENT), 31 * 86400)
     frame = ctx.store.read_series(STATION_DAILY_MEASUREMENT, "station", station_id,
                                   DAILY_FIELDS, start_s, end_s)
     return series_public(station_id, frame, DAILY_FIELDS, start_s, end_s, None, ctx)

@@ -133,3 +133,19 @@ def test_a_23_hour_dst_day_is_judged_whole() -> None:
     assert [(f.start, f.end) for f in found] == [
         (datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 3, 29, 21, tzinfo=UTC))
     ]
+
+
+def test_precomputed_daily_means_give_the_same_findings() -> None:
+    """The analytics loop hands its daily means in, so they are computed once per cycle."""
+    from analytics.daily_means import daily_means as compute_daily
+
+    rng = np.random.default_rng(7)
+    times = np.datetime64("2016-11-30T16:00:00", "s") + np.arange(72) * np.timedelta64(3600, "s")
+    values = {"pm25": rng.uniform(20, 140, (4, 72)), "pm10": rng.uniform(40, 260, (4, 72)),
+              "so2": rng.uniform(5, 50, (4, 72))}
+    window = SeriesWindow(("A", "B", "C", "D"), times, values)
+    closed = np.datetime64("2016-12-03T16:00:00", "s")
+    own = detect_exceedance(window, "Asia/Shanghai", closed_before=closed)
+    given = detect_exceedance(window, "Asia/Shanghai", closed_before=closed,
+                              daily=compute_daily(window, "Asia/Shanghai"))
+    assert own and given == own
