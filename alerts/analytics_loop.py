@@ -16,6 +16,7 @@ import numpy as np
 
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseRepository
+from alerts.emission_cycle import EmissionJudge
 from alerts.window_plan import plan_window
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
 from analytics.city_aqi import city_means
@@ -75,8 +76,11 @@ class AnalyticsLoop:
 
     def __init__(self, settings: Settings, store: InfluxStore, cases: CaseRepository,
                  stations: StationRegister, notifier: CaseNotifier | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 emissions: EmissionJudge | None = None) -> None:
         self.settings = settings
+        # Enterprise emissions are judged in the same loop, after the stations.
+        self.emissions = emissions
         self.store = store
         self.cases = cases
         self.station_ids: Sequence[str] = [s.id for s in stations.stations]
@@ -155,4 +159,12 @@ class AnalyticsLoop:
                     log.info("cycle %s", report)
             except Exception:
                 log.exception("analytics cycle failed; retrying next interval")
+            if self.emissions is not None:
+                try:
+                    emission_report = self.emissions.run_once()
+                    if emission_report is not None and (emission_report.cases_opened
+                                                        or emission_report.cases_updated):
+                        log.info("emission cycle %s", emission_report)
+                except Exception:
+                    log.exception("emission cycle failed; retrying next interval")
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))

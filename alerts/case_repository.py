@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,8 +41,14 @@ class CaseRepository:
     def __init__(self, sessions: sessionmaker) -> None:
         self._sessions = sessions
 
-    def record_findings(self, findings: Sequence[Finding], now: datetime) -> list[CaseChange]:
-        """Attach each finding to its source's open case of that type, opening one if needed."""
+    def record_findings(self, findings: Sequence[Finding], now: datetime, *,
+                        source_kind: str = "station",
+                        title_of: Callable[[Finding], str] | None = None) -> list[CaseChange]:
+        """Attach each finding to its source's open case of that type, opening one if needed.
+
+        A new case gets `source_kind` ("station" or "outlet") and the title `title_of` gives
+        for its first finding (default: a title by finding type).
+        """
         by_key: dict[str, list[Finding]] = {}
         for finding in findings:
             by_key.setdefault(open_key(finding.source, finding.type), []).append(finding)
@@ -51,7 +57,8 @@ class CaseRepository:
             for attempt in range(2):
                 try:
                     with self._sessions.begin() as session:
-                        change = self._record_group(session, key, group, now)
+                        change = self._record_group(session, key, group, now, source_kind,
+                                                    title_of)
                     break
                 except IntegrityError:
                     # Another writer opened the same case concurrently: retry once, it exists now.
@@ -61,7 +68,8 @@ class CaseRepository:
                 changes.append(change)
         return changes
 
-    def _record_group(self, session: Session, key: str, group: list[Finding], now: datetime
+    def _record_group(self, session: Session, key: str, group: list[Finding], now: datetime,
+                      source_kind: str, title_of: Callable[[Finding], str] | None
                       ) -> CaseChange | None:
         first = group[0]
         case = session.scalar(select(Case).where(Case.open_key == key))
@@ -91,10 +99,12 @@ class CaseRepository:
         if new == 0 and updated == 0:
             return None
         if case is None:
+            title = title_of(first) if title_of is not None else _TITLES.get(
+                first.type, "{source}: {type}").format(
+                    source=first.source, pollutant=first.pollutant, type=first.type)
             case = Case(
-                source=first.source, problem_type=first.type, status=CASE_OPEN, open_key=key,
-                title=_TITLES.get(first.type, "{source}: {type}").format(
-                    source=first.source, pollutant=first.pollutant, type=first.type),
+                source=first.source, source_kind=source_kind, problem_type=first.type,
+                status=CASE_OPEN, open_key=key, title=title[:300],
                 opened_at=now, updated_at=now, finding_count=0,
                 first_start=min(f.start for f in group), last_end=max(f.end for f in group),
                 max_score=0.0,

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from alerts.case_repository import CaseRepository
+from config.outlets import OutletRegister
 from config.settings import Settings
 from config.stations import StationRegister
 from ingest.dead_letters import DeadLetterStore
@@ -21,6 +22,7 @@ from ingest.influx_store import InfluxStore
 class AppContext:
     settings: Settings
     stations: StationRegister
+    outlets: OutletRegister
     store: InfluxStore
     engine: Engine
     cases: CaseRepository

@@ -12,7 +12,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from alerts.case_repository import CaseRepository
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from api.deps import AppContext
-from api.routes import cases, cities, dead_letters, health, stations
+from api.routes import cases, cities, dead_letters, health, outlets, stations
+from config.outlets import load_outlets
 from config.settings import Settings, get_settings
 from config.stations import load_stations
 from ingest.dead_letters import DeadLetterStore
@@ -28,6 +29,7 @@ def build_context(settings: Settings) -> AppContext:
     sessions = make_session_factory(engine)
     return AppContext(
         settings=settings, stations=load_stations(settings.stations_file),
+        outlets=load_outlets(settings.outlets_file),
         store=InfluxStore(settings.influx), engine=engine,
         cases=CaseRepository(sessions), dead_letters=DeadLetterStore(sessions),
     )
@@ -47,10 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Lantian 蓝天", version="0.1.0", lifespan=lifespan,
-        description="Air-quality network monitoring, exceedances and the case ledger. "
+        description="Air-quality network monitoring, enterprise emissions (HJ 212), "
+                    "exceedances and the case ledger. "
                     "Times are ISO 8601 in the bureau's local offset.",
     )
-    for module in (stations, cities, cases, dead_letters, health):
+    for module in (stations, outlets, cities, cases, dead_letters, health):
         app.include_router(module.router)
 
     @app.exception_handler(StoreUnavailable)

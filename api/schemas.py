@@ -127,3 +127,68 @@ class HealthPublic(BaseModel):
     broker: ComponentHealth
     influxdb: ComponentHealth
     ledger: ComponentHealth
+
+
+class OutletLatest(BaseModel):
+    """The newest real-time or minute record of an outlet: values as measured (mg/m³, O2 %,
+    flow m³/s …), flags, and the concentrations at reference O2 — computed by Lantian, and as
+    the unit reported them where it did (with whether the two disagree)."""
+
+    time: datetime
+    kind: str
+    measured: dict[str, float]
+    flags: dict[str, str]
+    o2: float | None
+    converted: dict[str, float]
+    reported_converted: dict[str, float]
+    conversion_mismatch: dict[str, bool]
+
+
+class OutletHourPublic(BaseModel):
+    """The newest judged hour: hourly means as measured and at reference O2, their basis."""
+
+    time: datetime
+    measured: dict[str, float]
+    converted: dict[str, float]
+    basis: dict[str, str]
+    exceeding: list[str]
+
+
+class OutletStatus(BaseModel):
+    code: str  # no_data | offline | exceeding | abnormal | normal
+    text: str
+
+
+class OutletPublic(BaseModel):
+    mn: str
+    name: str
+    enterprise: str
+    industry: str
+    city: str
+    district: str
+    lat: float | None
+    lon: float | None
+    reference_o2: float | None
+    limits: dict[str, float]
+    emergency_listed: bool
+    reduction_pct: dict[str, float]
+    status: OutletStatus
+    latest: OutletLatest | None
+    last_hour: OutletHourPublic | None
+
+
+class OutletsPublic(BaseModel):
+    data: list[OutletPublic]
+    count: int
+
+
+class EnterprisePublic(BaseModel):
+    name: str
+    industries: list[str]
+    outlets: int
+    statuses: dict[str, int]
+
+
+class EnterprisesPublic(BaseModel):
+    data: list[EnterprisePublic]
+    count: int

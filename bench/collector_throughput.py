@@ -25,7 +25,7 @@ from config.settings import CollectorSettings, InfluxSettings, MqttSettings, Set
 from ingest.dead_letters import DeadLetterStore
 from ingest.influx_store import InfluxStore
 from ingest.line_protocol import reading_line
-from ingest.mqtt_collector import StationCollector
+from ingest.mqtt_collector import MqttCollector
 from ingest.station_payload import Reading
 from lantian.local_services import start_influxdb, start_mosquitto, wait_until
 
@@ -105,7 +105,7 @@ def pipeline(port: int, settings: InfluxSettings, run_dir: Path,
                    collector=CollectorSettings(client_id="bench-collector"))
     store = InfluxStore(settings)
     store.ensure_database()
-    collector = StationCollector(cfg, store,
+    collector = MqttCollector(cfg, store,
                                  DeadLetterStore(make_session_factory(engine)), {})
     collector.start()
     wait_until(lambda: collector.counters.subscribed, 10)

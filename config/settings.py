@@ -95,6 +95,50 @@ class AnalyticsSettings(BaseModel):
     valid_flags: str = Field("NST", pattern=r"^[NFMSDCTB]+$")
 
 
+class GatewaySettings(BaseModel):
+    """The HJ 212 TCP gateway that data acquisition units connect to directly."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9212, ge=0, le=65535)  # 0: any free port (tests)
+    max_connections: int = Field(2000, ge=1)
+    # A unit that sends nothing for this long is disconnected (it reconnects when it has data).
+    idle_timeout_s: float = Field(900.0, gt=0)
+    # Longest run of bytes accepted without a CR LF before it is discarded as garbage.
+    max_frame_bytes: int = Field(4096, ge=1100, le=1_000_000)
+
+
+class EmissionSettings(BaseModel):
+    """Judging enterprise emissions (HJ 212 outlets)."""
+
+    # Flags whose values count as normal measurements: N normal, and T over the analyser's
+    # range (the true value is at least the range maximum, so it must count against limits).
+    # F stopped, M maintenance, S manual entry, D fault, C calibration, B communication
+    # fault are kept and shown but do not count.
+    valid_flags: str = Field("NT", pattern=r"^[NFMSDCTB]+$")
+    # An outlet whose newest record is older than this (wall clock) is shown as offline.
+    offline_after_s: float = Field(1800.0, gt=0)
+    # HJ 75/HJ 212 App. D: an hourly value needs ≥ 45 valid minutes.
+    min_minutes_per_hour: int = Field(45, ge=1, le=60)
+    # Plausible ranges of stored values (mg/m³ as measured, O2/moisture %, flow m³/s,
+    # temperature °C, pressure kPa, velocity m/s); a value outside is dropped and the packet
+    # kept as a dead letter. Small negatives occur from zero drift and are accepted.
+    plausible_ranges: dict[str, tuple[float, float]] = {
+        "particulate": (-5.0, 10_000.0),
+        "so2": (-5.0, 20_000.0),
+        "nox": (-5.0, 20_000.0),
+        "no": (-5.0, 20_000.0),
+        "no2": (-5.0, 20_000.0),
+        "co": (-5.0, 50_000.0),
+        "o2": (0.0, 21.5),
+        "flow": (0.0, 1_000_000.0),
+        "velocity": (0.0, 200.0),
+        "temperature": (-60.0, 1600.0),
+        "pressure": (-200.0, 300.0),
+        "moisture": (0.0, 100.0),
+    }
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -110,11 +154,14 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     city: str = "beijing"
     stations_file: Path = CONFIG_DIR / "stations.yaml"
+    outlets_file: Path = CONFIG_DIR / "outlets.yaml"
     mqtt: MqttSettings = MqttSettings()
     influx: InfluxSettings = InfluxSettings()
     ledger: LedgerSettings = LedgerSettings()
     collector: CollectorSettings = CollectorSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    emissions: EmissionSettings = EmissionSettings()
     api: ApiSettings = ApiSettings()
 
     @field_validator("timezone")

@@ -13,7 +13,8 @@ POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
 CANONICAL_UNITS = {"pm25": "ug/m3", "pm10": "ug/m3", "so2": "ug/m3", "no2": "ug/m3",
                    "o3": "ug/m3", "co": "mg/m3"}
 # Factor that turns a value in the given unit into µg/m³.
-UNIT_TO_UGM3 = {"ug/m3": 1.0, "mg/m3": 1000.0}
+# HJ 212 Table B.2 prints ng/m³ as the default PM unit; some units really send it.
+UNIT_TO_UGM3 = {"ng/m3": 0.001, "ug/m3": 1.0, "mg/m3": 1000.0}
 
 
 class Station(BaseModel):
@@ -29,6 +30,8 @@ class Station(BaseModel):
     # How often the station reports (s): 3600 for hourly means, 60 for minute data. Used for
     # the GB 3095 rule that an hourly mean needs ≥ 45 minutes of data.
     interval_s: int = Field(3600, ge=1, le=3600)
+    # The MN of the station's HJ 212 data acquisition unit, when it reports over HJ 212.
+    mn: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,24}$")
 
     @model_validator(mode="after")
     def _known_units(self) -> Station:
@@ -61,6 +64,10 @@ class StationRegister(BaseModel):
 
     def by_id(self) -> dict[str, Station]:
         return {s.id: s for s in self.stations}
+
+    def by_mn(self) -> dict[str, Station]:
+        """Stations that report over HJ 212, by their unit's MN."""
+        return {s.mn: s for s in self.stations if s.mn}
 
 
 def load_stations(path: Path) -> StationRegister:

@@ -1,18 +1,17 @@
-"""The station collector: MQTT (paho-mqtt 2.x, QoS 1, persistent session) → validation → InfluxDB.
+"""The MQTT collector (paho-mqtt 2.x, QoS 1, persistent session): station readings (JSON) and
+enterprise outlets' HJ 212 packets → validation → the shared write buffer → InfluxDB.
 
-Messages are decoded on paho's network thread; valid readings go to a bounded buffer that a
-writer thread flushes to InfluxDB in batches; rejected payloads become dead letters. A full
+Messages are decoded on paho's network thread; valid points go to the bounded WriteBuffer that
+a writer thread flushes to InfluxDB in batches; rejected payloads become dead letters. A full
 buffer blocks the network thread, so the broker (not this process) holds the backlog.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import re
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -21,51 +20,44 @@ from paho.mqtt.enums import CallbackAPIVersion
 from config.settings import Settings
 from config.stations import Station
 from ingest.dead_letters import DeadLetterStore, NewDeadLetter
-from ingest.errors import StoreError, StoreRejected
+from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
 from ingest.line_protocol import reading_line
 from ingest.station_payload import ValidationRules, decode_station_payload
+from ingest.write_buffer import IngestCounters, WriteBuffer
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class CollectorCounters:
-    """Running totals since start; readings_accepted = written + still buffered."""
-
-    messages: int = 0
-    readings_accepted: int = 0
-    readings_written: int = 0
-    rejections: int = 0
-    dead_letters_stored: int = 0
-    write_retries: int = 0
-    connected: bool = False
-    subscribed: bool = False
-
-
-class StationCollector:
-    """Subscribes to ``{root}/station/+/reading`` and keeps InfluxDB up to date."""
+class MqttCollector:
+    """Subscribes to ``{root}/station/+/reading`` and ``{root}/outlet/+/hj212``."""
 
     def __init__(self, settings: Settings, store: InfluxStore, dead_letters: DeadLetterStore,
-                 stations: Mapping[str, Station], clock: Callable[[], float] = time.time) -> None:
+                 stations: Mapping[str, Station], clock: Callable[[], float] = time.time,
+                 hj212: Hj212Intake | None = None, buffer: WriteBuffer | None = None) -> None:
         self.settings = settings
-        self.store = store
-        self.dead_letters = dead_letters
         self.stations = dict(stations)
         self.clock = clock
-        self.counters = CollectorCounters()
-        self.topic = f"{settings.mqtt.topic_root}/station/+/reading"
-        self._lines: deque[str] = deque()
-        self._letters: deque[NewDeadLetter] = deque()
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._writer: threading.Thread | None = None
+        self.buffer = buffer or WriteBuffer(settings, store, dead_letters)
+        self.hj212 = hj212 or Hj212Intake(settings, {}, {}, clock=clock)
+        root = settings.mqtt.topic_root
+        self.topics = (f"{root}/station/+/reading", f"{root}/outlet/+/hj212")
+        self._outlet_topic = re.compile(rf"^{re.escape(root)}/outlet/(?P<mn>[^/]+)/hj212$")
         self._client: mqtt.Client | None = None
         self._closing = False
 
+    @property
+    def counters(self) -> IngestCounters:
+        return self.buffer.counters
+
     # -- message handling (network thread) ----------------------------------------------------
     def handle_message(self, topic: str, payload: bytes) -> None:
-        """Decode one message into the buffers; never raises for bad data."""
+        """Decode one message into the buffer; never raises for bad data."""
+        outlet = self._outlet_topic.match(topic)
+        if outlet is not None:
+            result = self.hj212.payload(payload, topic, expected_mn=outlet.group("mn"))
+            self.buffer.put(result.lines, result.letters, messages=1, packets=result.packets)
+            return
         rules = ValidationRules(
             now_s=self.clock(),
             future_tolerance_s=self.settings.collector.future_tolerance_s,
@@ -75,20 +67,8 @@ class StationCollector:
         )
         decoded = decode_station_payload(topic, payload, rules)
         received = datetime.now(UTC)
-        lines = [reading_line(r) for r in decoded.readings]
-        limit = self.settings.collector.max_buffered_readings
-        with self._cond:
-            self.counters.messages += 1
-            while len(self._lines) + len(lines) > limit and not self._stop.is_set():
-                self._cond.wait(0.5)
-            self._lines.extend(lines)
-            self.counters.readings_accepted += len(lines)
-            for rejection in decoded.rejections:
-                self._letters.append(NewDeadLetter(received, topic, rejection.reason,
-                                                   rejection.raw))
-            self.counters.rejections += len(decoded.rejections)
-            if len(self._lines) >= self.settings.influx.batch_size or decoded.rejections:
-                self._cond.notify_all()
+        letters = [NewDeadLetter(received, topic, r.reason, r.raw) for r in decoded.rejections]
+        self.buffer.put([reading_line(r) for r in decoded.readings], letters, messages=1)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -103,13 +83,13 @@ class StationCollector:
             return
         self.counters.connected = True
         self.counters.subscribed = False
-        client.subscribe(self.topic, qos=1)
-        log.info("connected to broker, subscribed to %s", self.topic)
+        client.subscribe([(topic, 1) for topic in self.topics])
+        log.info("connected to broker, subscribing to %s", ", ".join(self.topics))
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
                       reason_codes: list[mqtt.ReasonCode], properties: object) -> None:
         if any(code.is_failure for code in reason_codes):
-            log.error("broker refused subscription to %s: %s", self.topic, reason_codes)
+            log.error("broker refused subscription to %s: %s", self.topics, reason_codes)
             return
         self.counters.subscribed = True
 
@@ -119,73 +99,11 @@ class StationCollector:
         if not self._closing:
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 
-    # -- writing (writer thread) --------------------------------------------------------------
-    def _take_batch(self) -> tuple[list[str], list[NewDeadLetter]]:
-        batch_size = self.settings.influx.batch_size
-        with self._cond:
-            if len(self._lines) < batch_size and not self._letters and not self._stop.is_set():
-                self._cond.wait(self.settings.influx.flush_interval_s)
-            n = min(batch_size, len(self._lines))
-            lines = [self._lines.popleft() for _ in range(n)]
-            letters = list(self._letters)
-            self._letters.clear()
-            self._cond.notify_all()
-            return lines, letters
-
-    def _put_back(self, lines: list[str], letters: list[NewDeadLetter]) -> None:
-        with self._cond:
-            self._lines.extendleft(reversed(lines))
-            self._letters.extendleft(reversed(letters))
-
     def flush_once(self) -> int:
-        """Write one batch (and pending dead letters); return readings written.
-
-        On StoreUnavailable the batch goes back to the front of the buffer and the error is
-        raised for the caller to back off; lines InfluxDB refuses become one dead letter.
-        """
-        lines, letters = self._take_batch()
-        written = 0
-        if lines:
-            try:
-                self.store.write_lines(lines)
-                written = len(lines)
-            except StoreRejected as exc:
-                letters.append(NewDeadLetter(datetime.now(UTC), "influxdb/write",
-                                             f"InfluxDB refused the batch: {exc}",
-                                             "\n".join(lines).encode()))
-            except StoreError:
-                self._put_back(lines, letters)
-                raise
-        with self._cond:
-            self.counters.readings_written += written
-        if letters:
-            try:
-                self.dead_letters.add_many(letters)
-            except Exception:
-                self._put_back([], letters)
-                raise
-            with self._cond:
-                self.counters.dead_letters_stored += len(letters)
-        return written
-
-    def _writer_loop(self) -> None:
-        backoff = 0.5
-        while not (self._stop.is_set() and not self.pending()):
-            try:
-                self.flush_once()
-                backoff = 0.5
-            except Exception as exc:
-                self.counters.write_retries += 1
-                if self._stop.is_set():
-                    log.error("stopping with %d items not written: %s", self.pending(), exc)
-                    return
-                log.warning("write failed (%s); retrying in %.1f s", exc, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.settings.collector.retry_max_s)
+        return self.buffer.flush_once()
 
     def pending(self) -> int:
-        with self._cond:
-            return len(self._lines) + len(self._letters)
+        return self.buffer.pending()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -206,9 +124,7 @@ class StationCollector:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.connect_async(mqtt_settings.host, mqtt_settings.port, mqtt_settings.keepalive_s)
         self._client = client
-        self._writer = threading.Thread(target=self._writer_loop, name="influx-writer",
-                                        daemon=True)
-        self._writer.start()
+        self.buffer.start()
         client.loop_start()
 
     def stop(self, timeout_s: float = 15.0) -> None:
@@ -217,8 +133,4 @@ class StationCollector:
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        if self._writer is not None:
-            self._writer.join(timeout_s)
+        self.buffer.stop(timeout_s)

@@ -35,17 +35,23 @@ def setup_logging(verbose: bool = False) -> None:
 
 @app.command("check-config")
 def check_config() -> None:
-    """Validate settings and the station register, and print them."""
+    """Validate settings and the station and outlet registers, and print them."""
+    from config.outlets import load_outlets
     from config.stations import load_stations
+    from lantian.services import build_hj212_intake
 
     settings = load_settings()
     try:
         register = load_stations(settings.stations_file)
+        outlets = load_outlets(settings.outlets_file)
+        build_hj212_intake(settings)
     except ValueError as exc:
         typer.echo(f"lantian: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(settings.model_dump_json(indent=2))
     typer.echo(f"{len(register.stations)} stations in {settings.stations_file}")
+    typer.echo(f"{len(outlets.outlets)} outlets of {len(outlets.enterprises())} enterprises "
+               f"in {settings.outlets_file}")
 
 
 @app.command("ledger-revision")

@@ -8,13 +8,18 @@ import threading
 from alerts.alert_publisher import MqttAlertPublisher
 from alerts.analytics_loop import AnalyticsLoop
 from alerts.case_repository import CaseRepository
+from alerts.emission_cycle import EmissionJudge
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
+from config.outlets import load_outlets
 from config.settings import Settings
 from config.stations import load_stations
 from ingest.dead_letters import DeadLetterStore
 from ingest.errors import StoreError
+from ingest.hj212_gateway import Hj212Gateway
+from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
-from ingest.mqtt_collector import StationCollector
+from ingest.mqtt_collector import MqttCollector
+from ingest.write_buffer import WriteBuffer
 from lantian.shutdown import shutdown_event
 
 log = logging.getLogger(__name__)
@@ -37,20 +42,41 @@ def _ready_store(settings: Settings, stop: threading.Event) -> InfluxStore | Non
     return None
 
 
+def build_hj212_intake(settings: Settings) -> Hj212Intake:
+    """The HJ 212 intake with the outlet and station registers; a configuration error if an
+    MN is used by both an outlet and a station."""
+    outlets = load_outlets(settings.outlets_file).by_mn()
+    stations_by_mn = load_stations(settings.stations_file).by_mn()
+    shared = sorted(set(outlets) & set(stations_by_mn))
+    if shared:
+        raise ValueError(f"MNs registered both as outlet and as station: {shared}")
+    return Hj212Intake(settings, outlets, stations_by_mn)
+
+
 def run_collector(settings: Settings) -> None:
+    """MQTT collector and HJ 212 TCP gateway in one process, sharing one write buffer."""
     stop = shutdown_event()
     stations = load_stations(settings.stations_file).by_id()
+    intake = build_hj212_intake(settings)
     store = _ready_store(settings, stop)
     if store is None:
         return
     engine = make_engine(settings.ledger.url)
     create_schema(engine)
-    collector = StationCollector(settings, store, DeadLetterStore(make_session_factory(engine)),
-                                 stations)
+    buffer = WriteBuffer(settings, store, DeadLetterStore(make_session_factory(engine)))
+    collector = MqttCollector(settings, store, buffer.dead_letters, stations, hj212=intake,
+                              buffer=buffer)
     collector.start()
-    log.info("collector running: %s → %s/%s", collector.topic, settings.influx.url,
-             settings.influx.database)
+    log.info("collector running: %s → %s/%s", ", ".join(collector.topics),
+             settings.influx.url, settings.influx.database)
+    gateway = None
+    if settings.gateway.enabled:
+        gateway = Hj212Gateway(settings.gateway, intake, buffer)
+        port = gateway.start()
+        log.info("HJ 212 TCP gateway on %s:%d", settings.gateway.host, port)
     stop.wait()
+    if gateway is not None:
+        gateway.stop()
     collector.stop()
     log.info("collector stopped: %s", collector.counters)
 
@@ -64,8 +90,10 @@ def run_analytics(settings: Settings) -> None:
     engine = make_engine(settings.ledger.url)
     create_schema(engine)
     notifier = MqttAlertPublisher(settings.mqtt)
-    loop = AnalyticsLoop(settings, store, CaseRepository(make_session_factory(engine)),
-                         stations, notifier)
+    cases = CaseRepository(make_session_factory(engine))
+    emissions = EmissionJudge(settings, store, cases, load_outlets(settings.outlets_file),
+                              notifier)
+    loop = AnalyticsLoop(settings, store, cases, stations, notifier, emissions=emissions)
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)
     loop.run_forever(stop)
     notifier.close()

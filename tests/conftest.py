@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -53,6 +55,18 @@ def influxdb(services_dir: Path) -> Iterator[LocalService]:
     server = start_influxdb(services_dir)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def publisher(mqtt_broker: LocalService) -> Iterator[mqtt.Client]:
+    """A connected MQTT client for publishing test messages (QoS 1: call wait_for_publish)."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         client_id=f"test-pub-{uuid.uuid4().hex[:8]}")
+    client.connect(mqtt_broker.host, mqtt_broker.port)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
 
 
 @pytest.fixture

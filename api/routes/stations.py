@@ -115,7 +115,10 @@ def series_public(source: str, frame, fields: list[str], start_s: int, end_s: in
             "time": ctx.local(datetime.fromtimestamp(int(row.time_s), UTC)).isoformat()}
         for field in fields:
             value = getattr(row, field)
-            point[field] = None if value != value else float(value)  # NaN → null
+            if isinstance(value, str):  # flags and other text fields
+                point[field] = value
+            else:
+                point[field] = None if value != value else float(value)  # NaN → null
         points.append(point)
     return SeriesPublic(
         source=source, start=ctx.local(datetime.fromtimestamp(start_s, UTC)),

@@ -9,33 +9,21 @@ from contextlib import contextmanager
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from config.settings import CollectorSettings, InfluxSettings, MqttSettings, Settings
 from config.stations import Station
 from ingest.dead_letters import DeadLetterStore
 from ingest.influx_store import InfluxStore
-from ingest.mqtt_collector import StationCollector
+from ingest.mqtt_collector import MqttCollector
 from lantian.local_services import LocalService, wait_until
 
 T0 = 1_480_550_400  # 2016-12-01T00:00:00Z
 
 
-@pytest.fixture
-def publisher(mqtt_broker: LocalService) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                         client_id=f"test-pub-{uuid.uuid4().hex[:8]}")
-    client.connect(mqtt_broker.host, mqtt_broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
-
-
 @contextmanager
 def running_collector(mqtt_broker: LocalService, influx_settings: InfluxSettings,
-                      dead_letters: DeadLetterStore) -> Iterator[StationCollector]:
+                      dead_letters: DeadLetterStore) -> Iterator[MqttCollector]:
     """A started collector, subscribed before the test publishes; stopped afterwards."""
     collector = make_collector(mqtt_broker, influx_settings, dead_letters)
     collector.start()
@@ -47,14 +35,14 @@ def running_collector(mqtt_broker: LocalService, influx_settings: InfluxSettings
 
 
 def make_collector(mqtt_broker: LocalService, influx_settings: InfluxSettings,
-                   dead_letters: DeadLetterStore, **collector: object) -> StationCollector:
+                   dead_letters: DeadLetterStore, **collector: object) -> MqttCollector:
     settings = Settings(
         mqtt=MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port),
         influx=influx_settings,
         collector=CollectorSettings(client_id=f"collector-{uuid.uuid4().hex[:8]}", **collector),
     )
     stations = {"Dongsi": Station(id="Dongsi", name="东四", city="beijing", lat=39.9, lon=116.4)}
-    return StationCollector(settings, InfluxStore(influx_settings), dead_letters, stations)
+    return MqttCollector(settings, InfluxStore(influx_settings), dead_letters, stations)
 
 
 @pytest.fixture
@@ -122,6 +110,6 @@ def test_influx_outage_is_retried_without_loss(
         assert collector.pending() == 30
         real = InfluxStore(influx_settings)
         real.ensure_database()
-        collector.store = real  # InfluxDB "comes back"
+        collector.buffer.store = real  # InfluxDB "comes back"
         assert wait_until(lambda: collector.counters.readings_written == 30, 20)
         assert real.count("station_reading", "pm25") == 30

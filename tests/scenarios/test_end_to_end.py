@@ -24,7 +24,7 @@ from config.settings import (
 from config.stations import load_stations
 from ingest.dead_letters import DeadLetterStore
 from ingest.influx_store import InfluxStore
-from ingest.mqtt_collector import StationCollector
+from ingest.mqtt_collector import MqttCollector
 from ingest.station_payload import Reading
 from lantian.local_services import LocalService, wait_until
 from simulators.publisher import ReadingPublisher, readings_at
@@ -79,7 +79,7 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
     create_schema(engine)
     sessions = make_session_factory(engine)
     register = load_stations(settings.stations_file)
-    collector = StationCollector(settings, store, DeadLetterStore(sessions), register.by_id())
+    collector = MqttCollector(settings, store, DeadLetterStore(sessions), register.by_id())
     collector.start()
     window = known_sequence()
     expected = int(np.sum(~np.isnan(window.values["pm25"])))

@@ -1,0 +1,192 @@
+"""Judging enterprise emissions, one cycle at a time: HJ 212 data in InfluxDB → hourly values at
+reference O2 (written back as ``outlet_hour``) → exceedance findings → cases.
+
+Incremental in data time like the station loop: the window starts a look-back before the newest
+data (or where a backlog cycle stopped) and re-judges overlapping hours, which is safe because
+findings are identified by (type, source, pollutant, start).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from alerts.alert_publisher import CaseNotifier
+from alerts.case_repository import CaseRepository
+from alerts.window_plan import plan_window
+from analytics.emission_exceedance import detect_emission_exceedance
+from analytics.emission_hourly import BASIS_NAMES, HourlyEmissions, hourly_emissions
+from analytics.findings import Finding
+from analytics.hourly_validity import min_values_per_hour
+from analytics.o2_conversion import conversion_mismatch, to_reference_o2
+from analytics.series_window import SeriesWindow
+from config.outlets import LIMITED_POLLUTANTS, OutletRegister
+from config.settings import Settings
+from ingest.hj212_records import measurement_of
+from ingest.influx_store import InfluxStore
+from ingest.line_protocol import format_point
+
+log = logging.getLogger(__name__)
+
+OUTLET_HOUR_MEASUREMENT = "outlet_hour"
+RAW_FIELDS = (*LIMITED_POLLUTANTS, "o2")
+SOURCE_MEASUREMENTS = tuple(measurement_of(k) for k in ("minute", "rtd", "hourly"))
+
+
+@dataclass(frozen=True, slots=True)
+class EmissionReport:
+    """What one cycle did, for logs and tests."""
+
+    start_s: int
+    end_s: int
+    latest_s: int
+    hours_written: int
+    findings: int
+    cases_opened: int
+    cases_updated: int
+
+
+def align(window: SeriesWindow, sources: Sequence[str]) -> SeriesWindow:
+    """`window` re-indexed to `sources` (rows of sources it lacks are NaN)."""
+    if tuple(window.sources) == tuple(sources):
+        return window
+    index = {name: i for i, name in enumerate(window.sources)}
+    rows = np.array([index.get(name, -1) for name in sources])
+    values = {}
+    for key, array in window.values.items():
+        out = np.full((len(sources), array.shape[1]), np.nan)
+        present = rows >= 0
+        out[present] = array[rows[present]]
+        values[key] = out
+    return SeriesWindow(tuple(sources), window.times, values, window.step_s)
+
+
+class EmissionJudge:
+    """Hourly emission values and exceedance cases for every outlet that reports over HJ 212."""
+
+    def __init__(self, settings: Settings, store: InfluxStore, cases: CaseRepository,
+                 outlets: OutletRegister, notifier: CaseNotifier | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.settings = settings
+        self.store = store
+        self.cases = cases
+        self.outlets = outlets.by_mn()
+        self.notifier = notifier
+        self.clock = clock
+        self.tz = ZoneInfo(settings.timezone)
+        self._watermark_s: int | None = None
+        self._last_latest_s: int | None = None
+
+    def _latest_s(self) -> int | None:
+        times = [self.store.latest_time_s(m) for m in SOURCE_MEASUREMENTS]
+        known = [t for t in times if t is not None]
+        return max(known) if known else None
+
+    def run_once(self) -> EmissionReport | None:
+        """One cycle; None when there is no HJ 212 data or nothing new since the last cycle."""
+        latest_s = self._latest_s()
+        if latest_s is None or (latest_s == self._last_latest_s and self._watermark_s is None):
+            return None
+        cfg = self.settings.analytics
+        plan = plan_window(latest_s, self._watermark_s, lookback_days=cfg.lookback_days,
+                           max_window_days=cfg.max_window_days, tz=self.tz)
+        hours = self.hourly(plan.start_s, plan.end_s)
+        lines = self.hour_lines(hours, self.reported_conversion(hours, plan.start_s, plan.end_s))
+        for start in range(0, len(lines), self.settings.influx.batch_size):
+            self.store.write_lines(lines[start:start + self.settings.influx.batch_size])
+        limits = {p: np.array([self.outlets[s].limits.get(p, np.nan) if s in self.outlets
+                               else np.nan for s in hours.sources]) for p in LIMITED_POLLUTANTS}
+        findings = detect_emission_exceedance(hours, limits, self._reference_o2(hours.sources),
+                                              self.settings.timezone)
+        now = self.clock()
+        changes = self.cases.record_findings(findings, now, source_kind="outlet",
+                                             title_of=self._title)
+        if changes and self.notifier is not None:
+            self.notifier.notify(changes, now)
+        self._watermark_s = plan.next_watermark_s
+        self._last_latest_s = latest_s
+        return EmissionReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
+                              sum(c.opened for c in changes), sum(not c.opened for c in changes))
+
+    def _title(self, finding: Finding) -> str:
+        outlet = self.outlets.get(finding.source)
+        where = f"{outlet.enterprise} {outlet.name}" if outlet else finding.source
+        return f"{where}: hourly {finding.pollutant} above the emission limit"
+
+    def _reference_o2(self, sources: Sequence[str]) -> np.ndarray:
+        return np.array([
+            self.outlets[s].reference_o2 if s in self.outlets
+            and self.outlets[s].reference_o2 is not None else np.nan for s in sources
+        ], dtype=float)
+
+    def hourly(self, start_s: int, end_s: int) -> HourlyEmissions:
+        """Hourly values over [start_s, end_s) from minute, real-time and reported data."""
+        valid = self.settings.emissions.valid_flags
+        mns = list(self.outlets)
+        minute, rtd, reported = (
+            self.store.read_hourly_window(measurement_of(kind), "mn", RAW_FIELDS, mns, start_s,
+                                          end_s, valid_flags=valid, with_counts=counts)
+            for kind, counts in (("minute", True), ("rtd", True), ("hourly", False))
+        )
+        sources = list(dict.fromkeys([*minute.sources, *rtd.sources, *reported.sources]))
+        minute, rtd, reported = (align(w, sources) for w in (minute, rtd, reported))
+        min_minutes = self.settings.emissions.min_minutes_per_hour
+        minute_s = np.array([self.outlets[s].minute_interval_min * 60 if s in self.outlets
+                             else 60 for s in sources])
+        rtd_s = np.array([self.outlets[s].rtd_interval_s if s in self.outlets else 60
+                          for s in sources])
+        return hourly_emissions(minute, rtd, reported,
+                                needed_minute=min_values_per_hour(minute_s, min_minutes),
+                                needed_rtd=min_values_per_hour(rtd_s, min_minutes),
+                                reference_o2=self._reference_o2(sources))
+
+    def reported_conversion(self, hours: HourlyEmissions, start_s: int, end_s: int
+                            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Check the units' own converted hourly values (CN 2061 ZsAvg) against the conversion
+        of their measured Avg with their O2: per pollutant (reported ZsAvg, mismatch mask)."""
+        fields = [*LIMITED_POLLUTANTS, *(f"{p}_zs" for p in LIMITED_POLLUTANTS), "o2"]
+        window = align(self.store.read_hourly_window(measurement_of("hourly"), "mn", fields,
+                                                     list(hours.sources), start_s, end_s),
+                       hours.sources)
+        reference = self._reference_o2(hours.sources)
+        checks = {}
+        for p in LIMITED_POLLUTANTS:
+            computed = to_reference_o2(window.values[p], window.values["o2"], reference)
+            reported = window.values[f"{p}_zs"]
+            checks[p] = (reported, conversion_mismatch(reported, computed))
+        return checks
+
+    def hour_lines(self, hours: HourlyEmissions,
+                   checks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> list[str]:
+        """``outlet_hour`` points: per pollutant the measured and converted hourly value, the O2
+        used, the basis, the valid values behind it and its limit; where the unit reported its
+        own converted hourly value, that value and whether it disagrees with ours."""
+        starts = hours.times.astype("int64")
+        lines = []
+        for row, mn in enumerate(hours.sources):
+            outlet = self.outlets.get(mn)
+            for col in np.flatnonzero(np.any([b[row] > 0 for b in hours.basis.values()],
+                                             axis=0)).tolist():
+                fields: dict[str, object] = {}
+                for p in hours.pollutants:
+                    code = int(hours.basis[p][row, col])
+                    if code == 0:
+                        continue
+                    fields[p] = hours.measured[p][row, col]
+                    fields[f"{p}_zs"] = hours.converted[p][row, col]
+                    fields[f"{p}_o2"] = hours.o2[p][row, col]
+                    fields[f"{p}_basis"] = BASIS_NAMES[code]
+                    fields[f"{p}_count"] = hours.valid_count[p][row, col]
+                    if outlet is not None and p in outlet.limits:
+                        fields[f"{p}_limit"] = float(outlet.limits[p])
+                    if checks and p in checks and not np.isnan(checks[p][0][row, col]):
+                        fields[f"{p}_zs_reported"] = checks[p][0][row, col]
+                        fields[f"{p}_zs_mismatch"] = bool(checks[p][1][row, col])
+                lines.append(format_point(OUTLET_HOUR_MEASUREMENT, {"mn": mn}, fields,
+                                          int(starts[col])))
+        return lines
