@@ -128,7 +128,8 @@ def _split_values(packet: Hj212Packet, rules: Hj212Rules
             if not math.isfinite(number):
                 problems.append(f"{key}={value[:20]} is not a finite number")
                 continue
-            bounds = rules.ranges.get(name)
+            # -Cou is an amount over the period (kg, or m³ of flue gas), not a concentration.
+            bounds = None if suffix == "Cou" else rules.ranges.get(name)
             if bounds is not None and not bounds[0] <= number <= bounds[1]:
                 problems.append(f"{key}={value} is outside the plausible range "
                                 f"[{bounds[0]:g}, {bounds[1]:g}] for {name}")

@@ -15,7 +15,9 @@ from simulators.cli import app as simulate_app
 
 app = typer.Typer(help="Lantian 蓝天: air-quality monitoring, emergency response and data audit.",
                   no_args_is_help=True)
-app.add_typer(simulate_app, name="simulate", help="Publish station readings (replay or synthetic).")
+app.add_typer(simulate_app, name="simulate",
+              help="Simulate data sources: station readings (replay, synthetic) and CEMS units "
+                   "speaking HJ 212 (cems).")
 
 
 def load_settings() -> Settings:

@@ -1,4 +1,4 @@
-"""Command line for the simulators, mounted as ``lantian simulate`` (replay, synthetic)."""
+"""Command line for the simulators, mounted as ``lantian simulate`` (replay, synthetic, cems)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ import typer
 from analytics.series_window import SeriesWindow
 from config.settings import Settings, get_settings
 from simulators.beijing_replay import DEFAULT_DATA_PATH, load_beijing
+from simulators.cems_command import cems
 from simulators.pacing import replay_window
 from simulators.publisher import BrokerUnavailable, ReadingPublisher
 from simulators.station_network import generate_network
 
 app = typer.Typer(
-    help="Publish simulated station readings to the MQTT broker (settings: LANTIAN_MQTT__*).",
+    help="Publish simulated station readings and CEMS (HJ 212) uploads "
+    "(settings: LANTIAN_MQTT__*, LANTIAN_GATEWAY__*).",
     no_args_is_help=True,
 )
 
@@ -117,6 +119,9 @@ def synthetic(
             f"{episode.peak_pm25:.0f} µg/m³ (daily mean)"
         )
     _publish(window, "synthetic", acceleration, batch_size, max_rate, loop=False)
+
+
+app.command()(cems)
 
 
 def _publish(

@@ -6,31 +6,25 @@ from __future__ import annotations
 import random
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
+from support.hj212_pipeline import running_pipeline
 
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from config.outlets import Outlet
 from config.settings import (
-    CollectorSettings,
-    GatewaySettings,
     InfluxSettings,
-    MqttSettings,
-    Settings,
 )
 from config.stations import Station
 from ingest.dead_letters import DeadLetterStore
 from ingest.hj212_codec import Hj212Codec, make_packet
 from ingest.hj212_gateway import Hj212Gateway
-from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
 from ingest.mqtt_collector import MqttCollector
-from ingest.write_buffer import WriteBuffer
 from lantian.local_services import LocalService, wait_until
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -61,29 +55,12 @@ def minute_packet(mn: str, minute: int, *, flag: int = 5, pw: str = "123456",
 @pytest.fixture
 def ingest(mqtt_broker: LocalService, influx_settings: InfluxSettings, tmp_path
            ) -> Iterator[tuple[MqttCollector, Hj212Gateway, DeadLetterStore]]:
-    settings = Settings(
-        mqtt=MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port),
-        influx=influx_settings,
-        collector=CollectorSettings(client_id=f"collector-{uuid.uuid4().hex[:8]}",
-                                    require_registration=True),
-        gateway=GatewaySettings(port=0),
-    )
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     create_schema(engine)
     letters = DeadLetterStore(make_session_factory(engine))
-    buffer = WriteBuffer(settings, InfluxStore(influx_settings), letters)
-    intake = Hj212Intake(settings, {o.mn: o for o in OUTLETS}, {STATION.mn: STATION})
-    collector = MqttCollector(settings, buffer.store, letters, {STATION.id: STATION},
-                              hj212=intake, buffer=buffer)
-    gateway = Hj212Gateway(settings.gateway, intake, buffer)
-    collector.start()
-    gateway.start()
-    try:
-        assert wait_until(lambda: collector.counters.subscribed, 10)
-        yield collector, gateway, letters
-    finally:
-        gateway.stop()
-        collector.stop()
+    with running_pipeline(mqtt_broker, influx_settings, letters, {o.mn: o for o in OUTLETS},
+                          {STATION.id: STATION}) as pipeline:
+        yield pipeline.collector, pipeline.gateway, letters
 
 
 def test_mqtt_packets_are_stored_exactly_and_bad_ones_kept_with_reasons(

@@ -1,0 +1,183 @@
+"""The ``lantian simulate cems`` command: simulate stacks, inject patterns, send HJ 212 uploads.
+
+Registered on the simulator CLI by simulators/cli.py; settings give the broker, the gateway,
+the local time zone and the outlet register.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+import config.outlets
+from config.outlets import load_outlets
+from config.settings import Settings, get_settings
+from simulators.cems_injections import Injection, simulate_cems
+from simulators.cems_packets import COMMANDS, DEFAULT_FLAG, CemsPacket, build_packets
+from simulators.cems_transport import GatewayUnavailable, publish_mqtt, send_tcp_blocking
+from simulators.cems_truth import load_injections, parse_exceed, write_ground_truth
+from simulators.publisher import BrokerUnavailable
+
+ACK_TIMEOUT_S = 30.0
+DEFAULT_OUTLETS_FILE = Path(config.outlets.__file__).resolve().parent / "outlets.yaml"
+DEFAULT_GATEWAY = ("127.0.0.1", 9212)  # used when settings have no gateway group
+
+
+class Transport(StrEnum):
+    mqtt = "mqtt"
+    tcp = "tcp"
+
+
+def cems(
+    outlets: Annotated[
+        Path | None,
+        typer.Option(help="Outlet register (default: settings outlets_file, else "
+                     "config/outlets.yaml)."),
+    ] = None,
+    mn: Annotated[
+        str | None, typer.Option(help="Comma-separated MNs to simulate (default: all).")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="ISO start (naive = local time); default: the last --hours whole "
+                     "hours before now."),
+    ] = None,
+    hours: Annotated[float, typer.Option(min=0.02, help="Hours of data.")] = 24.0,
+    commands: Annotated[
+        str, typer.Option(help=f"Comma-separated, from: {', '.join(COMMANDS)}.")
+    ] = "rtd,minute,hourly",
+    transport: Annotated[Transport, typer.Option(help="Deliver over MQTT or to the TCP "
+                                                 "gateway.")] = Transport.mqtt,
+    host: Annotated[
+        str | None, typer.Option(help="Broker/gateway host (default: from settings).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Broker/gateway port (default: "
+                                 "from settings).")
+    ] = None,
+    rate: Annotated[float, typer.Option(min=0, help="Packets per second cap; 0 = unlimited.")
+                    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 0,
+    inject: Annotated[
+        Path | None,
+        typer.Option(help="JSON/YAML list of injections (mn, pollutant, type, start, end or "
+                     "hours, params)."),
+    ] = None,
+    exceed: Annotated[
+        list[str] | None,
+        typer.Option(help="Exceedance shortcut MN:pollutant:start:hours (repeatable)."),
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Write the injections as ground truth (JSON lines).")
+    ] = None,
+    chunk: Annotated[
+        int, typer.Option(min=0, help="TCP: write packets in random pieces of up to this many "
+                          "bytes (0: whole packets).")
+    ] = 0,
+    ack: Annotated[bool, typer.Option(help="Ask for CN 9014 replies (Flag=5, else 4).")] = True,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the packets to this file instead of sending.")
+    ] = None,
+) -> None:
+    """Simulate enterprise stacks (CEMS) and send HJ 212-2017 uploads, with injected patterns."""
+    settings = get_settings()
+    tz = ZoneInfo(settings.timezone)
+    chosen = [c.strip() for c in commands.split(",") if c.strip()]
+    if not chosen or set(chosen) - set(COMMANDS):
+        raise typer.BadParameter(f"choose from {', '.join(COMMANDS)}", param_hint="--commands")
+    register_path = outlets or getattr(settings, "outlets_file", None) or DEFAULT_OUTLETS_FILE
+    try:
+        register = load_outlets(Path(register_path))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    selected = register.outlets
+    if mn:
+        wanted = [m.strip() for m in mn.split(",") if m.strip()]
+        missing = sorted(set(wanted) - {o.mn for o in selected})
+        if missing:
+            raise typer.BadParameter(f"not in {register_path}: {', '.join(missing)}",
+                                     param_hint="--mn")
+        selected = [o for o in selected if o.mn in wanted]
+    first = _cems_start(start, hours, tz)
+    injections = _read_injections(inject, exceed or [], tz)
+    try:
+        run = simulate_cems(selected, first, hours, seed=seed, tz=tz, injections=injections)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    packets = build_packets(run, commands=chosen, tz=tz, flag=DEFAULT_FLAG if ack else 4)
+    if truth is not None:
+        lines = write_ground_truth(run.injections, truth, tz)
+        typer.echo(f"cems: {lines} ground-truth line(s) written to {truth}")
+    span = f"{first.isoformat()} + {hours:g} h, {len(selected)} outlet(s)"
+    if output is not None:
+        output.write_bytes(b"".join(p.raw for p in packets))
+        typer.echo(f"cems: {len(packets)} packets ({span}) written to {output}")
+        return
+    _deliver_cems(packets, settings, transport, host, port, rate, chunk, seed, span)
+
+
+def _cems_start(text: str | None, hours: float, tz: tzinfo) -> datetime:
+    if text is None:
+        now = datetime.now(tz).replace(minute=0, second=0, microsecond=0)
+        return now - timedelta(minutes=round(hours * 60))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not ISO 8601", param_hint="--start") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+def _read_injections(path: Path | None, shortcuts: list[str], tz: tzinfo) -> list[Injection]:
+    """Injections from the --inject file and the --exceed shortcuts; bad input → exit 2."""
+    try:
+        from_file = load_injections(path, tz) if path is not None else []
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--inject") from None
+    try:
+        return from_file + [parse_exceed(text, tz) for text in shortcuts]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--exceed") from None
+
+
+def _deliver_cems(packets: list[CemsPacket], settings: Settings, transport: Transport,
+                  host: str | None, port: int | None, rate: float, chunk: int, seed: int,
+                  span: str) -> None:
+    began = time.monotonic()
+    if transport is Transport.mqtt:
+        mqtt = settings.mqtt
+        where = (host or mqtt.host, port or mqtt.port)
+        try:
+            result = publish_mqtt(
+                packets, *where, topic_root=mqtt.topic_root, client_id="lantian-sim-cems",
+                username=mqtt.username,
+                password=mqtt.password.get_secret_value() if mqtt.password is not None else None,
+                keepalive_s=mqtt.keepalive_s, rate=rate or None, ack_timeout_s=ACK_TIMEOUT_S)
+        except BrokerUnavailable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        summary = (f"{result.sent} packets published"
+                   f"{'' if result.all_acked else ', NOT all acknowledged by the broker'}")
+    else:
+        gateway = getattr(settings, "gateway", None)
+        # Port 0 in settings means "any free port" for the gateway itself: not dialable.
+        default = ((gateway.host, gateway.port or DEFAULT_GATEWAY[1]) if gateway is not None
+                   else DEFAULT_GATEWAY)
+        where = (host or default[0], port or default[1])
+        try:
+            tcp = send_tcp_blocking(packets, *where, rate=rate or None, max_chunk=chunk or None,
+                                    seed=seed)
+        except GatewayUnavailable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        summary = (f"{tcp.sent} packets sent over {tcp.connections} connection(s), "
+                   f"{tcp.acked}/{tcp.ack_requested} acknowledged (CN 9014)")
+    typer.echo(f"cems: {summary} to {transport.value}://{where[0]}:{where[1]} ({span}) in "
+               f"{time.monotonic() - began:.1f} s")
