@@ -13,7 +13,9 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -51,7 +53,7 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def child_environment(settings: Settings, broker: LocalService, influx: LocalService,
-                      run_dir: Path, api_port: int) -> dict[str, str]:
+                      run_dir: Path, api_port: int, gateway_port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "LANTIAN_MQTT__HOST": broker.host,
@@ -60,11 +62,28 @@ def child_environment(settings: Settings, broker: LocalService, influx: LocalSer
         "LANTIAN_LEDGER__URL": env.get("LANTIAN_LEDGER__URL", f"sqlite:///{run_dir / 'ledger.db'}"),
         "LANTIAN_API__HOST": settings.api.host,
         "LANTIAN_API__PORT": str(api_port),
+        "LANTIAN_GATEWAY__HOST": settings.gateway.host,
+        "LANTIAN_GATEWAY__PORT": str(gateway_port),
         "PYTHONUNBUFFERED": "1",
     })
     # the replay runs data time fast: a 1 s loop keeps AQI within an hour or two of the data
     env.setdefault("LANTIAN_ANALYTICS__INTERVAL_S", "1")
     return env
+
+
+SIMULATORS = ("simulator", "cems")
+DEMO_EXCEEDANCE = ("020000B7700021E000214AA7", "so2")  # config/outlets.yaml, first power unit
+
+
+def cems_command(python: list[str], gateway_port: int, timezone: str) -> list[str]:
+    """The CEMS simulator for the demo: the last 6 hours at once (with a 2-hour SO2
+    exceedance 4 hours ago, so a case opens on start), then live over the TCP gateway."""
+    now = datetime.now(ZoneInfo(timezone)).replace(minute=0, second=0, microsecond=0)
+    mn, pollutant = DEMO_EXCEEDANCE
+    start = (now - timedelta(hours=4)).replace(tzinfo=None).isoformat(timespec="minutes")
+    return [*python, "simulate", "cems", "--transport", "tcp", "--port", str(gateway_port),
+            "--hours", "6", "--follow-hours", "24", "--chunk", "400",
+            "--exceed", f"{mn}:{pollutant}:{start}:2"]
 
 
 def run_stack(settings: Settings, options: StackOptions) -> int:
@@ -81,7 +100,11 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
         services.append(start_mosquitto(run_dir))
         services.append(start_influxdb(run_dir))
         broker, influx = services
-        env = child_environment(settings, broker, influx, run_dir, api_port)
+        gateway_port = (settings.gateway.port
+                        if settings.gateway.port and _port_free(settings.gateway.host,
+                                                                settings.gateway.port)
+                        else free_port())
+        env = child_environment(settings, broker, influx, run_dir, api_port, gateway_port)
         ledger = make_engine(env["LANTIAN_LEDGER__URL"])
         create_schema(ledger)  # once, before the services that use it start
         ledger.dispose()
@@ -92,6 +115,7 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
             "api": [*python, "api"],
             "simulator": [*python, "simulate", "replay", "--start", options.replay_start,
                           "--hours-per-second", str(options.hours_per_second)],
+            "cems": cems_command(python, gateway_port, settings.timezone),
         }
         for name, argv in commands.items():
             children.append((name, start_process(argv, logs / f"{name}.log", env)))
@@ -100,10 +124,10 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
                           or any(p.poll() is not None for _, p in children), 60):
             log.error("the API did not come up; see %s", logs / "api.log")
             return 1
-        _print_urls(base, broker, influx, run_dir)
+        _print_urls(base, broker, influx, run_dir, settings.gateway.host, gateway_port)
         while not stop.wait(1.0):
             for name, proc in children:
-                if proc.poll() is not None and name != "simulator":
+                if proc.poll() is not None and name not in SIMULATORS:
                     log.error("%s exited with %s; see %s", name, proc.returncode,
                               logs / f"{name}.log")
                     return 1
@@ -124,14 +148,17 @@ def _api_up(base: str) -> bool:
         return False
 
 
-def _print_urls(base: str, broker: LocalService, influx: LocalService, run_dir: Path) -> None:
+def _print_urls(base: str, broker: LocalService, influx: LocalService, run_dir: Path,
+                gateway_host: str, gateway_port: int) -> None:
     print(
         "\nLantian is running (Ctrl-C stops everything):\n"
         f"  Dashboard        {base}/\n"
         f"  API docs         {base}/docs\n"
         f"  Stations (JSON)  {base}/api/stations\n"
+        f"  Outlets (JSON)   {base}/api/outlets\n"
         f"  Cases (JSON)     {base}/api/cases\n"
         f"  MQTT broker      mqtt://{broker.host}:{broker.port}\n"
+        f"  HJ 212 gateway   tcp://{gateway_host}:{gateway_port}\n"
         f"  InfluxDB         {influx.url}  (database lantian)\n"
         f"  Logs             {run_dir / 'logs'}\n",
         flush=True,

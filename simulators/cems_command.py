@@ -7,7 +7,7 @@ the local time zone and the outlet register.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-import config.outlets
 from config.outlets import load_outlets
 from config.settings import Settings, get_settings
 from simulators.cems_injections import Injection, simulate_cems
@@ -25,8 +24,7 @@ from simulators.cems_truth import load_injections, parse_exceed, write_ground_tr
 from simulators.publisher import BrokerUnavailable
 
 ACK_TIMEOUT_S = 30.0
-DEFAULT_OUTLETS_FILE = Path(config.outlets.__file__).resolve().parent / "outlets.yaml"
-DEFAULT_GATEWAY = ("127.0.0.1", 9212)  # used when settings have no gateway group
+DEFAULT_GATEWAY_PORT = 9212  # dialled when the settings say 0 ("any free port")
 
 
 class Transport(StrEnum):
@@ -84,6 +82,11 @@ def cems(
     output: Annotated[
         Path | None, typer.Option(help="Write the packets to this file instead of sending.")
     ] = None,
+    follow_hours: Annotated[
+        float, typer.Option(min=0, help="After sending the past data, keep running live for "
+                            "this many hours, sending each upload when a unit would (0: "
+                            "send and exit).")
+    ] = 0.0,
 ) -> None:
     """Simulate enterprise stacks (CEMS) and send HJ 212-2017 uploads, with injected patterns."""
     settings = get_settings()
@@ -91,7 +94,7 @@ def cems(
     chosen = [c.strip() for c in commands.split(",") if c.strip()]
     if not chosen or set(chosen) - set(COMMANDS):
         raise typer.BadParameter(f"choose from {', '.join(COMMANDS)}", param_hint="--commands")
-    register_path = outlets or getattr(settings, "outlets_file", None) or DEFAULT_OUTLETS_FILE
+    register_path = outlets or settings.outlets_file
     try:
         register = load_outlets(Path(register_path))
     except ValueError as exc:
@@ -108,7 +111,8 @@ def cems(
     first = _cems_start(start, hours, tz)
     injections = _read_injections(inject, exceed or [], tz)
     try:
-        run = simulate_cems(selected, first, hours, seed=seed, tz=tz, injections=injections)
+        run = simulate_cems(selected, first, hours + follow_hours, seed=seed, tz=tz,
+                            injections=injections)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -121,7 +125,21 @@ def cems(
         output.write_bytes(b"".join(p.raw for p in packets))
         typer.echo(f"cems: {len(packets)} packets ({span}) written to {output}")
         return
-    _deliver_cems(packets, settings, transport, host, port, rate, chunk, seed, span)
+    if follow_hours <= 0:
+        _deliver_cems(packets, settings, transport, host, port, rate, chunk, seed, span)
+        return
+    # Live: what a unit would have sent by now goes at once, the rest when it falls due.
+    packets.sort(key=lambda p: p.sent_at)
+    while packets:
+        now = datetime.now(UTC)
+        due = [p for p in packets if p.sent_at <= now]
+        if due:
+            packets = packets[len(due):]
+            _deliver_cems(due, settings, transport, host, port, rate, chunk, seed,
+                          f"live, {len(selected)} outlet(s)")
+        if packets:
+            wait_s = (packets[0].sent_at - datetime.now(UTC)).total_seconds()
+            time.sleep(min(max(wait_s, 0.2), 60.0))
 
 
 def _cems_start(text: str | None, hours: float, tz: tzinfo) -> datetime:
@@ -166,10 +184,9 @@ def _deliver_cems(packets: list[CemsPacket], settings: Settings, transport: Tran
         summary = (f"{result.sent} packets published"
                    f"{'' if result.all_acked else ', NOT all acknowledged by the broker'}")
     else:
-        gateway = getattr(settings, "gateway", None)
+        gateway = settings.gateway
         # Port 0 in settings means "any free port" for the gateway itself: not dialable.
-        default = ((gateway.host, gateway.port or DEFAULT_GATEWAY[1]) if gateway is not None
-                   else DEFAULT_GATEWAY)
+        default = (gateway.host, gateway.port or DEFAULT_GATEWAY_PORT)
         where = (host or default[0], port or default[1])
         try:
             tcp = send_tcp_blocking(packets, *where, rate=rate or None, max_chunk=chunk or None,

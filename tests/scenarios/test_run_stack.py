@@ -77,8 +77,17 @@ def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path,
         detail = get(f"/api/cases/{case['id']}")
         assert detail["findings"][0]["evidence"]["daily_mean_ugm3"] > 75
         assert get("/api/cities/beijing/aqi")["latest"]["aqi"] > 0
+        # Simulated CEMS units report over the TCP gateway; the demo's injected SO2
+        # exceedance opens an outlet case.
+        assert wait_until(lambda: all(o["latest"] for o in get("/api/outlets")["data"]), 60), \
+            _logs(tmp_path / "run")
+        assert wait_until(lambda: get("/api/cases?source=020000B7700021E000214AA7")["count"],
+                          60), _logs(tmp_path / "run")
+        [outlet_case] = get("/api/cases?source=020000B7700021E000214AA7")["data"]
+        assert outlet_case["source_kind"] == "outlet" and "so2" in outlet_case["title"]
         started = _descendants(proc.pid)
-        assert len(started) >= 6  # mosquitto, influxd, collector, analytics, api, simulator
+        # mosquitto, influxd, collector, analytics, api, replay, CEMS simulator
+        assert len(started) >= 7
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
