@@ -71,9 +71,12 @@ def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path,
         assert len(stations) == 12
         assert all(s["latest"]["time"].startswith("2016-12-") for s in stations)
         # 16 December 2016 was a polluted day in Beijing: exceedance cases open within a minute
-        assert wait_until(lambda: (get("/api/cases") or {"count": 0})["count"] > 0, 60), \
-            _logs(tmp_path / "run")
-        case = get("/api/cases")["data"][0]
+        def station_cases() -> list[dict]:
+            listing = get("/api/cases?limit=500") or {"data": []}
+            return [c for c in listing["data"] if c["source_kind"] == "station"]
+
+        assert wait_until(station_cases, 60), _logs(tmp_path / "run")
+        case = station_cases()[0]
         detail = get(f"/api/cases/{case['id']}")
         assert detail["findings"][0]["evidence"]["daily_mean_ugm3"] > 75
         assert get("/api/cities/beijing/aqi")["latest"]["aqi"] > 0
