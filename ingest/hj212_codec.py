@@ -324,8 +324,8 @@ class Hj212Codec:
             raise Hj212Error(f"data segment of {len(data)} bytes exceeds the "
                              f"{self.edition.max_data_length} allowed by {self.edition.name}")
         if self.parse_data_segment(data) != packet:
-            raise Hj212Error("packet does not survive encoding: a header or CP value holds "
-                             "';', ',' or '&', or a CP item is empty")
+            raise Hj212Error("packet does not survive encoding: it would be read back "
+                             "differently (a ';', ',' or '&' inside a value, or an empty CP item)")
         return b"##%04d%s%04X\r\n" % (len(data), data, hj212_crc(data))
 
     def reply_to(self, packet: Hj212Packet, cn: str = "9014") -> Hj212Packet:

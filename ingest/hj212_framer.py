@@ -1,9 +1,10 @@
 """Cut HJ 212 packets out of a byte stream: TCP reads split and merge packets at random, and
 line noise or a unit's boot banner can sit between them.
 
-A frame runs from `##` to the next CR LF. Bytes outside any frame, a frame cut short by a new
-`##`, and a run of bytes with no CR LF within `max_frame` are returned as `Garbage` with the
-reason, so the caller keeps them as dead letters. The codec then checks length and CRC.
+A frame runs from `##` to the next CR LF (in a run of '#', from its last two). Bytes outside any
+frame, a frame cut short by a new `##`, and a run of bytes with no CR LF within `max_frame` are
+returned as `Garbage` with the reason, so the caller keeps them as dead letters; every input byte
+comes out exactly once, in order. The codec then checks length and CRC.
 """
 
 from __future__ import annotations

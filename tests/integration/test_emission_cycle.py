@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from support.hj212_vectors import V2
 
 from alerts.case_repository import CaseRepository
 from alerts.emission_cycle import OUTLET_HOUR_MEASUREMENT, EmissionJudge
@@ -89,21 +90,12 @@ def test_hourly_converted_means_open_one_case_for_the_exceeding_hours(
 def test_unit_reported_hourly_values_are_used_and_their_conversion_checked(
         judge: EmissionJudge, influx_store: InfluxStore) -> None:
     # domain.md §10.6 V2 (correct ZsAvg) and the next hour with a ZsAvg converted to 9 % O2.
-    v2 = (b"##0630QN=20260315150000001;ST=31;CN=2061;PW=123456;MN=020000B7700021E000214AA7;"
-          b"Flag=5;CP=&&DataTime=20260315140000;a00000-Cou=350000.0,a00000-Min=93.8,"
-          b"a00000-Avg=97.2,a00000-Max=101.5,a00000-Flag=N;a34013-Cou=1.12,a34013-Min=2.6,"
-          b"a34013-Avg=3.2,a34013-Max=4.1,a34013-ZsAvg=4.1,a34013-Flag=N;a21026-Cou=6.475,"
-          b"a21026-Min=15.1,a21026-Avg=18.5,a21026-Max=22.7,a21026-ZsAvg=23.5,a21026-Flag=N;"
-          b"a21002-Cou=9.94,a21002-Min=24.0,a21002-Avg=28.4,a21002-Max=33.9,a21002-ZsAvg=36.1,"
-          b"a21002-Flag=N;a19001-Avg=9.2,a19001-Flag=N;a01011-Avg=12.36,a01011-Flag=N;"
-          b"a01012-Avg=52.4,a01012-Flag=N;a01013-Avg=-0.215,a01013-Flag=N;a01014-Avg=11.8,"
-          b"a01014-Flag=N&&E8C1\r\n")
     wrong = CODEC.encode(make_packet(
         st="31", cn="2061", pw="123456", mn=MN, flag=4,
         cp=[{"DataTime": "20260315150000"},
             {"a21026-Avg": "18.5", "a21026-ZsAvg": "18.8", "a21026-Flag": "N"},
             {"a19001-Avg": "9.2", "a19001-Flag": "N"}]))
-    ingest([v2, wrong], influx_store)
+    ingest([V2, wrong], influx_store)
     report = judge.run_once()
     assert report is not None and report.findings == 0
     at = int(datetime(2026, 3, 15, 14, tzinfo=TZ).timestamp())
