@@ -17,14 +17,18 @@ from support.hj212_pipeline import running_pipeline
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from config.outlets import Outlet
 from config.settings import (
+    GatewaySettings,
     InfluxSettings,
+    Settings,
 )
 from config.stations import Station
 from ingest.dead_letters import DeadLetterStore
 from ingest.hj212_codec import Hj212Codec, make_packet
 from ingest.hj212_gateway import Hj212Gateway
+from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
 from ingest.mqtt_collector import MqttCollector
+from ingest.write_buffer import WriteBuffer
 from lantian.local_services import LocalService, wait_until
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -169,3 +173,34 @@ def test_hj212_station_packets_become_station_readings_in_canonical_units(
     assert rows["pm25"].tolist() == [58.0]  # sent in ng/m³ as configured for the station
     flags = influx_store.query_frame("SELECT pm10_flag FROM station_reading")
     assert flags["pm10_flag"].tolist() == ["M"]
+
+
+def test_gateway_keeps_a_packet_cut_off_by_a_closed_connection(ingest) -> None:
+    collector, gateway, letters = ingest
+    whole = minute_packet(OUTLETS[0].mn, 0)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(whole[:40])
+    assert wait_until(lambda: collector.counters.dead_letters_stored == 1, 10)
+    [letter], _ = letters.list()
+    assert letter.payload == whole[:40]
+    assert "stream ended before its CR LF" in letter.reason
+
+
+def test_gateway_limits_connections_and_closes_idle_ones(influx_settings: InfluxSettings,
+                                                        tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    create_schema(engine)
+    letters = DeadLetterStore(make_session_factory(engine))
+    settings = Settings(gateway=GatewaySettings(port=0, max_connections=1, idle_timeout_s=0.5))
+    buffer = WriteBuffer(settings, InfluxStore(influx_settings), letters)
+    gateway = Hj212Gateway(settings.gateway, Hj212Intake(settings, {}, {}), buffer)
+    port = gateway.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as first:
+            assert wait_until(lambda: gateway.active == 1, 5)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as second:
+                assert second.recv(10) == b""  # refused: closed at once
+            assert first.recv(10) == b""  # idle for longer than 0.5 s: closed by the gateway
+        assert wait_until(lambda: gateway.active == 0, 5)
+    finally:
+        gateway.stop()
