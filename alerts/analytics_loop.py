@@ -16,6 +16,7 @@ import numpy as np
 
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseRepository
+from alerts.case_workflow import CaseWorkflow
 from alerts.emission_cycle import EmissionJudge
 from alerts.window_plan import plan_window
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
@@ -77,8 +78,11 @@ class AnalyticsLoop:
     def __init__(self, settings: Settings, store: InfluxStore, cases: CaseRepository,
                  stations: StationRegister, notifier: CaseNotifier | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 emissions: EmissionJudge | None = None) -> None:
+                 emissions: EmissionJudge | None = None,
+                 workflow: CaseWorkflow | None = None) -> None:
         self.settings = settings
+        # Deadlines, escalation and look-back expiry run on this loop's clock, each cycle.
+        self.workflow = workflow
         # Enterprise emissions are judged in the same loop, after the stations.
         self.emissions = emissions
         self.store = store
@@ -167,4 +171,10 @@ class AnalyticsLoop:
                         log.info("emission cycle %s", emission_report)
                 except Exception:
                     log.exception("emission cycle failed; retrying next interval")
+            if self.workflow is not None:
+                try:
+                    for event in self.workflow.run_due(self.clock()):
+                        log.info("case %s: %s (%s)", event.case_id, event.action, event.note)
+                except Exception:
+                    log.exception("case deadlines failed; retrying next interval")
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from alerts.ledger_db import Base, UtcDateTime
 
 CASE_OPEN = "open"
+ORIGINS = ("finding", "inspection", "complaint")
 
 
 class Case(Base):
@@ -34,6 +35,20 @@ class Case(Base):
     first_start: Mapped[datetime] = mapped_column(UtcDateTime())
     last_end: Mapped[datetime] = mapped_column(UtcDateTime())
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
+    # Where the problem came from: an automatic finding, an inspection, a public complaint (信访).
+    origin: Mapped[str] = mapped_column(String(16), default="finding")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    district: Mapped[str] = mapped_column(String(64), default="", index=True)
+    enterprise: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    responsible_unit: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    responsible_person: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    measures: Mapped[str | None] = mapped_column(Text, nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    # 挂牌督办: 0 none; each level notifies more senior people (config cases.escalation).
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    # 回头看: a closed case is watched until then; the problem returning reopens it.
+    watch_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    recurrence_count: Mapped[int] = mapped_column(Integer, default=0)
 
     findings: Mapped[list[FindingRecord]] = relationship(
         back_populates="case", order_by="FindingRecord.start"
@@ -60,3 +75,21 @@ class FindingRecord(Base):
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     case: Mapped[Case | None] = relationship(back_populates="findings")
+
+
+class CaseEvent(Base):
+    """One step in a case's history; append-only (never updated or deleted): who did what,
+    when, from which status to which, with the note, attachments and changed fields."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

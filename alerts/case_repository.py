@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from alerts.case_lifecycle import CLOSED
 from alerts.case_models import CASE_OPEN, Case, FindingRecord
+from alerts.case_workflow import SYSTEM, add_event, deadline_for, open_key, reopen
 from analytics.findings import Finding
+from config.settings import CaseSettings
 
 _TITLES = {
     "exceedance": "{source}: daily mean above the GB 3095 Grade II limit",
@@ -30,16 +33,13 @@ class CaseChange:
     updated_findings: int
 
 
-def open_key(source: str, problem_type: str) -> str:
-    return f"{source}|{problem_type}"
-
-
 class CaseRepository:
     """Stores findings and keeps the cases they belong to. Safe to call repeatedly with the same
     findings: a finding is identified by (type, source, pollutant, start)."""
 
-    def __init__(self, sessions: sessionmaker) -> None:
+    def __init__(self, sessions: sessionmaker, policy: CaseSettings | None = None) -> None:
         self._sessions = sessions
+        self.policy = policy or CaseSettings()
 
     def record_findings(self, findings: Sequence[Finding], now: datetime, *,
                         source_kind: str = "station",
@@ -73,9 +73,12 @@ class CaseRepository:
                       ) -> CaseChange | None:
         first = group[0]
         case = session.scalar(select(Case).where(Case.open_key == key))
+        if case is None:
+            case = self._watched_case(session, first, now)
         opened = case is None
         new = updated = 0
         pending: list[FindingRecord] = []
+        fresh: list[FindingRecord] = []
         for finding in group:
             record = session.scalar(select(FindingRecord).where(
                 FindingRecord.type == finding.type, FindingRecord.source == finding.source,
@@ -89,6 +92,7 @@ class CaseRepository:
                 )
                 session.add(record)
                 pending.append(record)
+                fresh.append(record)
                 new += 1
             elif record.evidence != finding.evidence or record.end != finding.end:
                 record.end, record.score = finding.end, float(finding.score)
@@ -96,8 +100,23 @@ class CaseRepository:
                 updated += 1
                 if record.case_id is None or (case is not None and record.case_id == case.id):
                     pending.append(record)
+                if record.case_id is None:
+                    fresh.append(record)
         if new == 0 and updated == 0:
             return None
+        if case is not None and case.status == CLOSED:
+            recurred = [r for r in fresh if r.start > case.last_end]
+            if not recurred:
+                # Late or re-judged findings of the problem that was closed: evidence only.
+                for record in pending:
+                    record.case_id = case.id
+                return None
+            # 死灰复燃: the problem came back while the closed case was under look-back watch.
+            reopen(session, case, at=now, actor=SYSTEM, recurrence=True, policy=self.policy,
+                   note=f"recurrence: {len(recurred)} new finding(s) from "
+                        f"{min(r.start for r in recurred).isoformat()}")
+        if case is None and not fresh:
+            return None  # only re-judged findings of a case closed earlier: nothing to open
         if case is None:
             title = title_of(first) if title_of is not None else _TITLES.get(
                 first.type, "{source}: {type}").format(
@@ -107,15 +126,29 @@ class CaseRepository:
                 status=CASE_OPEN, open_key=key, title=title[:300],
                 opened_at=now, updated_at=now, finding_count=0,
                 first_start=min(f.start for f in group), last_end=max(f.end for f in group),
-                max_score=0.0,
+                max_score=0.0, origin="finding", category="",
+                deadline=deadline_for(self.policy, first.type, now), escalation_level=0,
+                recurrence_count=0,
             )
             session.add(case)
             session.flush()
+            add_event(session, case, at=now, actor=SYSTEM, action="open", from_status=None,
+                      note=f"opened by {len(group)} finding(s)",
+                      changes={"deadline": case.deadline.isoformat()})
         for record in pending:
             record.case_id = case.id
         session.flush()
         self._refresh_summary(session, case, now)
         return CaseChange(case.id, case.source, case.problem_type, opened, new, updated)
+
+    @staticmethod
+    def _watched_case(session: Session, finding: Finding, now: datetime) -> Case | None:
+        """The newest closed case of this source and problem still under look-back watch."""
+        return session.scalar(
+            select(Case).where(Case.source == finding.source, Case.problem_type == finding.type,
+                               Case.status == CLOSED, Case.watch_until.is_not(None),
+                               Case.watch_until > now)
+            .order_by(Case.closed_at.desc()).limit(1))
 
     @staticmethod
     def _refresh_summary(session: Session, case: Case, now: datetime) -> None:

@@ -139,6 +139,46 @@ class EmissionSettings(BaseModel):
     }
 
 
+class EscalationLevel(BaseModel):
+    """挂牌督办: a case this many days past its deadline reaches this level; `notify` names
+    who is told (roles or addresses, used by notifications)."""
+
+    after_overdue_days: float = Field(ge=0)
+    notify: list[str] = []
+
+
+class CaseSettings(BaseModel):
+    """The rectification ledger's rules: deadlines, escalation and look-back (回头看)."""
+
+    # Days to rectify, by problem type ("default" for the rest); a case may override its own.
+    deadline_days: dict[str, float] = {"default": 30, "exceedance": 15, "impossible_value": 7,
+                                       "flatline": 15, "dilution": 15, "flag_abuse": 15}
+    escalation: list[EscalationLevel] = [
+        EscalationLevel(after_overdue_days=0, notify=["district bureau"]),
+        EscalationLevel(after_overdue_days=7, notify=["city bureau"]),
+        EscalationLevel(after_overdue_days=30, notify=["city government"]),
+    ]
+    # How long a closed case stays under watch; the problem returning then reopens it.
+    lookback_days: float = Field(90, ge=0)
+
+    @field_validator("deadline_days")
+    @classmethod
+    def _has_default(cls, value: dict[str, float]) -> dict[str, float]:
+        if "default" not in value:
+            raise ValueError("deadline_days needs a 'default' entry")
+        if any(days <= 0 for days in value.values()):
+            raise ValueError("deadline_days must be positive")
+        return value
+
+    @field_validator("escalation")
+    @classmethod
+    def _ordered(cls, value: list[EscalationLevel]) -> list[EscalationLevel]:
+        days = [level.after_overdue_days for level in value]
+        if days != sorted(days):
+            raise ValueError("escalation levels must be in increasing after_overdue_days")
+        return value
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -162,6 +202,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = AnalyticsSettings()
     gateway: GatewaySettings = GatewaySettings()
     emissions: EmissionSettings = EmissionSettings()
+    cases: CaseSettings = CaseSettings()
     api: ApiSettings = ApiSettings()
 
     @field_validator("timezone")

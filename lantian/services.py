@@ -8,6 +8,7 @@ import threading
 from alerts.alert_publisher import MqttAlertPublisher
 from alerts.analytics_loop import AnalyticsLoop
 from alerts.case_repository import CaseRepository
+from alerts.case_workflow import CaseWorkflow
 from alerts.emission_cycle import EmissionJudge
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from config.outlets import load_outlets
@@ -90,10 +91,12 @@ def run_analytics(settings: Settings) -> None:
     engine = make_engine(settings.ledger.url)
     create_schema(engine)
     notifier = MqttAlertPublisher(settings.mqtt)
-    cases = CaseRepository(make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    cases = CaseRepository(sessions, settings.cases)
     emissions = EmissionJudge(settings, store, cases, load_outlets(settings.outlets_file),
                               notifier)
-    loop = AnalyticsLoop(settings, store, cases, stations, notifier, emissions=emissions)
+    loop = AnalyticsLoop(settings, store, cases, stations, notifier, emissions=emissions,
+                         workflow=CaseWorkflow(sessions, settings.cases))
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)
     loop.run_forever(stop)
     notifier.close()
