@@ -43,11 +43,14 @@ class CaseRepository:
 
     def record_findings(self, findings: Sequence[Finding], now: datetime, *,
                         source_kind: str = "station",
-                        title_of: Callable[[Finding], str] | None = None) -> list[CaseChange]:
+                        title_of: Callable[[Finding], str] | None = None,
+                        enterprise_of: Callable[[Finding], str | None] | None = None
+                        ) -> list[CaseChange]:
         """Attach each finding to its source's open case of that type, opening one if needed.
 
-        A new case gets `source_kind` ("station" or "outlet") and the title `title_of` gives
-        for its first finding (default: a title by finding type).
+        A new case gets `source_kind` ("station" or "outlet"), the title `title_of` gives
+        for its first finding (default: a title by finding type) and the enterprise
+        `enterprise_of` gives (outlets: whose users may see and answer it).
         """
         by_key: dict[str, list[Finding]] = {}
         for finding in findings:
@@ -58,7 +61,7 @@ class CaseRepository:
                 try:
                     with self._sessions.begin() as session:
                         change = self._record_group(session, key, group, now, source_kind,
-                                                    title_of)
+                                                    title_of, enterprise_of)
                     break
                 except IntegrityError:
                     # Another writer opened the same case concurrently: retry once, it exists now.
@@ -69,7 +72,8 @@ class CaseRepository:
         return changes
 
     def _record_group(self, session: Session, key: str, group: list[Finding], now: datetime,
-                      source_kind: str, title_of: Callable[[Finding], str] | None
+                      source_kind: str, title_of: Callable[[Finding], str] | None,
+                      enterprise_of: Callable[[Finding], str | None] | None = None
                       ) -> CaseChange | None:
         first = group[0]
         case = session.scalar(select(Case).where(Case.open_key == key))
@@ -127,6 +131,7 @@ class CaseRepository:
                 opened_at=now, updated_at=now, finding_count=0,
                 first_start=min(f.start for f in group), last_end=max(f.end for f in group),
                 max_score=0.0, origin="finding", category="",
+                enterprise=enterprise_of(first) if enterprise_of is not None else None,
                 deadline=deadline_for(self.policy, first.type, now), escalation_level=0,
                 recurrence_count=0,
             )
@@ -164,11 +169,11 @@ class CaseRepository:
 
     # -- reading ----------------------------------------------------------------------------
     def list_cases(self, *, status: str | None = None, source: str | None = None,
-                   problem_type: str | None = None, limit: int = 100, offset: int = 0
-                   ) -> tuple[list[Case], int]:
+                   problem_type: str | None = None, enterprise: str | None = None,
+                   limit: int = 100, offset: int = 0) -> tuple[list[Case], int]:
         query, count = select(Case), select(func.count(Case.id))
         for column, value in ((Case.status, status), (Case.source, source),
-                              (Case.problem_type, problem_type)):
+                              (Case.problem_type, problem_type), (Case.enterprise, enterprise)):
             if value is not None:
                 query, count = query.where(column == value), count.where(column == value)
         with self._sessions() as session:

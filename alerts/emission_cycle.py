@@ -104,8 +104,10 @@ class EmissionJudge:
         findings = detect_emission_exceedance(hours, limits, self._reference_o2(hours.sources),
                                               self.settings.timezone)
         now = self.clock()
-        changes = self.cases.record_findings(findings, now, source_kind="outlet",
-                                             title_of=self._title)
+        changes = self.cases.record_findings(
+            findings, now, source_kind="outlet", title_of=self._title,
+            enterprise_of=lambda f: self.outlets[f.source].enterprise
+            if f.source in self.outlets else None)
         if changes and self.notifier is not None:
             self.notifier.notify(changes, now)
         self._watermark_s = plan.next_watermark_s

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from alerts.accounts import Accounts
 from alerts.case_repository import CaseRepository
+from alerts.case_workflow import CaseWorkflow
 from config.outlets import OutletRegister
 from config.settings import Settings
 from config.stations import StationRegister
@@ -27,6 +29,8 @@ class AppContext:
     engine: Engine
     cases: CaseRepository
     dead_letters: DeadLetterStore
+    workflow: CaseWorkflow
+    accounts: Accounts
 
     @property
     def tz(self) -> ZoneInfo:

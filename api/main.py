@@ -9,10 +9,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from alerts.accounts import Accounts
 from alerts.case_repository import CaseRepository
+from alerts.case_workflow import CaseWorkflow
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from api.deps import AppContext
-from api.routes import cases, cities, dead_letters, health, outlets, stations
+from api.routes import case_actions, cases, cities, dead_letters, health, outlets, stations
 from config.outlets import load_outlets
 from config.settings import Settings, get_settings
 from config.stations import load_stations
@@ -31,7 +33,8 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings, stations=load_stations(settings.stations_file),
         outlets=load_outlets(settings.outlets_file),
         store=InfluxStore(settings.influx), engine=engine,
-        cases=CaseRepository(sessions), dead_letters=DeadLetterStore(sessions),
+        cases=CaseRepository(sessions, settings.cases), dead_letters=DeadLetterStore(sessions),
+        workflow=CaseWorkflow(sessions, settings.cases), accounts=Accounts(sessions),
     )
 
 
@@ -53,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "exceedances and the case ledger. "
                     "Times are ISO 8601 in the bureau's local offset.",
     )
-    for module in (stations, outlets, cities, cases, dead_letters, health):
+    for module in (stations, outlets, cities, cases, case_actions, dead_letters, health):
         app.include_router(module.router)
 
     @app.exception_handler(StoreUnavailable)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class AqiPublic(BaseModel):
@@ -91,6 +91,17 @@ class CasePublic(BaseModel):
     first_start: datetime
     last_end: datetime
     max_score: float
+    origin: str
+    category: str
+    district: str
+    enterprise: str | None
+    responsible_unit: str | None
+    responsible_person: str | None
+    measures: str | None
+    deadline: datetime | None
+    escalation_level: int
+    watch_until: datetime | None
+    recurrence_count: int
 
 
 class CasesPublic(BaseModel):
@@ -100,6 +111,52 @@ class CasesPublic(BaseModel):
 
 class CaseDetail(CasePublic):
     findings: list[FindingPublic]
+
+
+class CaseEventPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str
+    note: str
+    attachments: list[Any]
+    changes: dict[str, Any]
+
+
+class CaseEventsPublic(BaseModel):
+    data: list[CaseEventPublic]
+    count: int
+
+
+class CaseActionIn(BaseModel):
+    """One action on a case; which fields an action needs: assign → responsible_unit and
+    responsible_person (deadline optional); submit → measures; reject → note."""
+
+    action: str
+    note: str = Field("", max_length=4000)
+    attachments: list[str] = Field([], max_length=50)
+    responsible_unit: str | None = Field(None, max_length=128)
+    responsible_person: str | None = Field(None, max_length=128)
+    deadline: AwareDatetime | None = None
+    measures: str | None = Field(None, max_length=8000)
+
+
+class ManualCaseIn(BaseModel):
+    """A case an inspector opens from an inspection or a public complaint (信访)."""
+
+    source: str = Field(min_length=1, max_length=128)
+    source_kind: str = Field("site", max_length=16)
+    problem_type: str = Field(min_length=1, max_length=32)
+    title: str = Field(min_length=1, max_length=300)
+    origin: str = Field(pattern="^(inspection|complaint)$")
+    note: str = Field("", max_length=4000)
+    category: str = Field("", max_length=64)
+    district: str = Field("", max_length=64)
+    enterprise: str | None = Field(None, max_length=128)
+    attachments: list[str] = Field([], max_length=50)
+    deadline: AwareDatetime | None = None
 
 
 class DeadLetterPublic(BaseModel):

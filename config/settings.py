@@ -182,6 +182,9 @@ class CaseSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Reading without a token (dashboard, open data). Changing a case always needs a token;
+    # an enterprise user's token limits what it reads to its own enterprise.
+    anonymous_read: bool = True
 
 
 class Settings(BaseSettings):

@@ -11,10 +11,12 @@ import typer
 from pydantic import ValidationError
 
 from config.settings import Settings, get_settings
+from lantian.user_cli import app as user_app
 from simulators.cli import app as simulate_app
 
 app = typer.Typer(help="Lantian 蓝天: air-quality monitoring, emergency response and data audit.",
                   no_args_is_help=True)
+app.add_typer(user_app, name="user")
 app.add_typer(simulate_app, name="simulate",
               help="Simulate data sources: station readings (replay, synthetic) and CEMS units "
                    "speaking HJ 212 (cems).")

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from alerts.case_lifecycle import STATUSES
 from alerts.case_models import Case, FindingRecord
 from analytics.findings import FINDING_TYPES
+from api.auth import Reader
 from api.deps import AppContext, Context
 from api.schemas import CaseDetail, CasePublic, CasesPublic, FindingPublic, FindingsPublic
 
@@ -31,7 +33,14 @@ def case_public(case: Case, ctx: AppContext) -> CasePublic:
         opened_at=ctx.local(case.opened_at), updated_at=ctx.local(case.updated_at),
         closed_at=ctx.local(case.closed_at) if case.closed_at else None,
         finding_count=case.finding_count, first_start=ctx.local(case.first_start),
-        last_end=ctx.local(case.last_end), max_score=case.max_score,
+        last_end=ctx.local(case.last_end), max_score=case.max_score, origin=case.origin,
+        category=case.category, district=case.district, enterprise=case.enterprise,
+        responsible_unit=case.responsible_unit, responsible_person=case.responsible_person,
+        measures=case.measures,
+        deadline=ctx.local(case.deadline) if case.deadline else None,
+        escalation_level=case.escalation_level,
+        watch_until=ctx.local(case.watch_until) if case.watch_until else None,
+        recurrence_count=case.recurrence_count,
     )
 
 
@@ -41,27 +50,40 @@ def _check_type(value: str | None) -> None:
 
 
 @router.get("/cases", response_model=CasesPublic, summary="Cases, most recently changed first")
-def list_cases(ctx: Context, status: str | None = None, source: str | None = None,
-               type: str | None = None, limit: Limit = 100, offset: Offset = 0) -> CasesPublic:
-    _check_type(type)
+def list_cases(ctx: Context, who: Reader, status: str | None = None,
+               source: str | None = None, type: str | None = None,
+               enterprise: str | None = None, limit: Limit = 100,
+               offset: Offset = 0) -> CasesPublic:
+    if status is not None and status not in STATUSES:
+        raise HTTPException(422, f"unknown status {status!r}; one of {list(STATUSES)}")
+    if who is not None and who.role == "enterprise":
+        if enterprise not in (None, who.enterprise):
+            raise HTTPException(403, f"user {who.name} sees only {who.enterprise}'s cases")
+        enterprise = who.enterprise
     cases, total = ctx.cases.list_cases(status=status, source=source, problem_type=type,
-                                        limit=limit, offset=offset)
+                                        enterprise=enterprise, limit=limit, offset=offset)
     return CasesPublic(data=[case_public(c, ctx) for c in cases], count=total)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case with its evidence")
-def get_case(case_id: int, ctx: Context) -> CaseDetail:
+def get_case(case_id: int, ctx: Context, who: Reader) -> CaseDetail:
     case = ctx.cases.get_case(case_id)
-    if case is None:
+    if case is None or (who is not None and not who.can_see_enterprise(case.enterprise)):
         raise HTTPException(404, f"case {case_id} does not exist")
     return CaseDetail(**case_public(case, ctx).model_dump(),
                       findings=[finding_public(f, ctx) for f in case.findings])
 
 
 @router.get("/findings", response_model=FindingsPublic, summary="Findings, newest period first")
-def list_findings(ctx: Context, source: str | None = None, type: str | None = None,
-                  limit: Limit = 100, offset: Offset = 0) -> FindingsPublic:
+def list_findings(ctx: Context, who: Reader, source: str | None = None,
+                  type: str | None = None, limit: Limit = 100,
+                  offset: Offset = 0) -> FindingsPublic:
     _check_type(type)
+    if who is not None and who.role == "enterprise":
+        own = {o.mn for o in ctx.outlets.enterprises().get(who.enterprise or "", [])}
+        if source not in own:
+            raise HTTPException(403, f"user {who.name} lists findings of one of "
+                                     f"{who.enterprise}'s outlets: give source=<its MN>")
     findings, total = ctx.cases.list_findings(source=source, finding_type=type, limit=limit,
                                               offset=offset)
     return FindingsPublic(data=[finding_public(f, ctx) for f in findings], count=total)
