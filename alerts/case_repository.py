@@ -181,6 +181,23 @@ class CaseRepository:
                                    .limit(limit).offset(offset)).all()
             return list(rows), int(session.scalar(count) or 0)
 
+    def cases_in_scope(self, *, opened_from: datetime | None = None,
+                       opened_to: datetime | None = None, enterprise: str | None = None,
+                       problem_type: str | None = None, district: str | None = None,
+                       limit: int = 100_000) -> list[Case]:
+        """Cases opened in [opened_from, opened_to), for exports and campaign statistics."""
+        query = select(Case)
+        if opened_from is not None:
+            query = query.where(Case.opened_at >= opened_from)
+        if opened_to is not None:
+            query = query.where(Case.opened_at < opened_to)
+        for column, value in ((Case.enterprise, enterprise), (Case.problem_type, problem_type),
+                              (Case.district, district)):
+            if value is not None:
+                query = query.where(column == value)
+        with self._sessions() as session:
+            return list(session.scalars(query.order_by(Case.id).limit(limit)))
+
     def get_case(self, case_id: int) -> Case | None:
         with self._sessions() as session:
             return session.scalar(select(Case).where(Case.id == case_id)

@@ -14,7 +14,16 @@ from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from api.deps import AppContext
-from api.routes import case_actions, cases, cities, dead_letters, health, outlets, stations
+from api.routes import (
+    case_actions,
+    cases,
+    cities,
+    dead_letters,
+    health,
+    ledger,
+    outlets,
+    stations,
+)
 from config.outlets import load_outlets
 from config.settings import Settings, get_settings
 from config.stations import load_stations
@@ -56,7 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "exceedances and the case ledger. "
                     "Times are ISO 8601 in the bureau's local offset.",
     )
-    for module in (stations, outlets, cities, cases, case_actions, dead_letters, health):
+    for module in (stations, outlets, cities, cases, case_actions, ledger, dead_letters,
+                   health):
         app.include_router(module.router)
 
     @app.exception_handler(StoreUnavailable)

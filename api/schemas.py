@@ -249,3 +249,23 @@ class EnterprisePublic(BaseModel):
 class EnterprisesPublic(BaseModel):
     data: list[EnterprisePublic]
     count: int
+
+
+class TallyPublic(BaseModel):
+    found: int
+    rectified: int
+    in_progress: int
+    overdue: int
+    recurred: int
+
+
+class CampaignPublic(BaseModel):
+    """Cases opened in [opened_from, opened_to) and where they stand now."""
+
+    opened_from: datetime | None
+    opened_to: datetime | None
+    target_date: datetime | None
+    days_left: float | None
+    by: str
+    total: TallyPublic
+    groups: dict[str, TallyPublic]
