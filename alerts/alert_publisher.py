@@ -63,6 +63,16 @@ class MqttAlertPublisher:
             if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
                 log.warning("alert for case %s not queued: rc=%s", change.case_id, info.rc)
 
+    def publish_case_event(self, message: dict[str, object]) -> None:
+        """One case event on ``{root}/alerts/case`` (QoS 1); raises when the broker is not
+        connected, so the delivery is recorded as failed and retried."""
+        if not self._client.is_connected():
+            raise ConnectionError("not connected to the MQTT broker")
+        info = self._client.publish(f"{self.topic_root}/alerts/case", orjson.dumps(message),
+                                    qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"publish refused: rc={info.rc}")
+
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()

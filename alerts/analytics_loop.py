@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from alerts.alert_publisher import CaseNotifier
+from alerts.case_notifications import CaseNotifications
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emission_cycle import EmissionJudge
@@ -79,8 +80,10 @@ class AnalyticsLoop:
                  stations: StationRegister, notifier: CaseNotifier | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  emissions: EmissionJudge | None = None,
-                 workflow: CaseWorkflow | None = None) -> None:
+                 workflow: CaseWorkflow | None = None,
+                 notifications: CaseNotifications | None = None) -> None:
         self.settings = settings
+        self.notifications = notifications
         # Deadlines, escalation and look-back expiry run on this loop's clock, each cycle.
         self.workflow = workflow
         # Enterprise emissions are judged in the same loop, after the stations.
@@ -177,4 +180,9 @@ class AnalyticsLoop:
                         log.info("case %s: %s (%s)", event.case_id, event.action, event.note)
                 except Exception:
                     log.exception("case deadlines failed; retrying next interval")
+            if self.notifications is not None:
+                try:
+                    self.notifications.dispatch(self.clock())
+                except Exception:
+                    log.exception("case notifications failed; retrying next interval")
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))

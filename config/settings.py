@@ -179,6 +179,29 @@ class CaseSettings(BaseModel):
         return value
 
 
+class WebhookSettings(BaseModel):
+    """An HTTP endpoint that receives case events as JSON (POST)."""
+
+    url: str = Field(pattern=r"^https?://")
+    # Only these actions (e.g. open, escalate, reopen); empty: every event.
+    actions: list[str] = []
+    timeout_s: float = Field(5.0, gt=0)
+
+
+class NotificationSettings(BaseModel):
+    """Case events go to MQTT (``{topic_root}/alerts/case``) and to the webhooks; failed
+    deliveries are retried with doubling delays up to `max_attempts`, and every attempt is
+    recorded."""
+
+    mqtt: bool = True
+    webhooks: list[WebhookSettings] = []
+    max_attempts: int = Field(8, ge=1, le=100)
+    first_retry_s: float = Field(30.0, gt=0)
+    # A channel delivers events at most this old when first seen (so a new webhook does not
+    # receive the whole history).
+    backlog_hours: float = Field(24.0, gt=0)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -206,6 +229,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     emissions: EmissionSettings = EmissionSettings()
     cases: CaseSettings = CaseSettings()
+    notifications: NotificationSettings = NotificationSettings()
     api: ApiSettings = ApiSettings()
 
     @field_validator("timezone")

@@ -7,6 +7,7 @@ import threading
 
 from alerts.alert_publisher import MqttAlertPublisher
 from alerts.analytics_loop import AnalyticsLoop
+from alerts.case_notifications import MQTT_CHANNEL, CaseNotifications, Channel, webhook_sender
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emission_cycle import EmissionJudge
@@ -95,8 +96,13 @@ def run_analytics(settings: Settings) -> None:
     cases = CaseRepository(sessions, settings.cases)
     emissions = EmissionJudge(settings, store, cases, load_outlets(settings.outlets_file),
                               notifier)
+    notify = settings.notifications
+    channels = [Channel(MQTT_CHANNEL, notifier.publish_case_event)] if notify.mqtt else []
+    channels += [Channel(f"webhook:{hook.url}", webhook_sender(hook.url, hook.timeout_s),
+                         frozenset(hook.actions)) for hook in notify.webhooks]
     loop = AnalyticsLoop(settings, store, cases, stations, notifier, emissions=emissions,
-                         workflow=CaseWorkflow(sessions, settings.cases))
+                         workflow=CaseWorkflow(sessions, settings.cases),
+                         notifications=CaseNotifications(sessions, notify, channels))
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)
     loop.run_forever(stop)
     notifier.close()
