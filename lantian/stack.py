@@ -7,19 +7,22 @@ their addresses through LANTIAN_* variables. Children die with this process (PDE
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import Engine
 
-from alerts.ledger_db import create_schema, make_engine
+from alerts.accounts import AccountError, Accounts
+from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from config.settings import Settings
 from lantian.local_services import (
     LocalService,
@@ -72,6 +75,7 @@ def child_environment(settings: Settings, broker: LocalService, influx: LocalSer
 
 
 SIMULATORS = ("simulator", "cems")
+DEMO_USER = "demo-admin"
 DEMO_EXCEEDANCE = ("020000B7700021E000214AA7", "so2")  # config/outlets.yaml, first power unit
 
 
@@ -84,6 +88,15 @@ def cems_command(python: list[str], gateway_port: int, timezone: str) -> list[st
     return [*python, "simulate", "cems", "--transport", "tcp", "--port", str(gateway_port),
             "--hours", "6", "--follow-hours", "24", "--chunk", "400",
             "--exceed", f"{mn}:{pollutant}:{start}:2"]
+
+
+def demo_token(engine: Engine) -> str:
+    """A fresh token of the demo's admin user (created on first run) for the dashboard link."""
+    accounts = Accounts(make_session_factory(engine))
+    now = datetime.now(UTC)
+    with contextlib.suppress(AccountError):  # exists from an earlier run
+        accounts.add_user(DEMO_USER, "admin", now)
+    return accounts.issue_token(DEMO_USER, now, "make run")
 
 
 def run_stack(settings: Settings, options: StackOptions) -> int:
@@ -107,7 +120,9 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
         env = child_environment(settings, broker, influx, run_dir, api_port, gateway_port)
         ledger = make_engine(env["LANTIAN_LEDGER__URL"])
         create_schema(ledger)  # once, before the services that use it start
+        token = demo_token(ledger)
         ledger.dispose()
+        (run_dir / "demo-token").write_text(token + "\n", encoding="utf-8")
         python = [sys.executable, "-m", "lantian"]
         commands = {
             "collector": [*python, "collect"],
@@ -124,7 +139,7 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
                           or any(p.poll() is not None for _, p in children), 60):
             log.error("the API did not come up; see %s", logs / "api.log")
             return 1
-        _print_urls(base, broker, influx, run_dir, settings.gateway.host, gateway_port)
+        _print_urls(base, broker, influx, run_dir, settings.gateway.host, gateway_port, token)
         while not stop.wait(1.0):
             for name, proc in children:
                 if proc.poll() is not None and name not in SIMULATORS:
@@ -149,10 +164,11 @@ def _api_up(base: str) -> bool:
 
 
 def _print_urls(base: str, broker: LocalService, influx: LocalService, run_dir: Path,
-                gateway_host: str, gateway_port: int) -> None:
+                gateway_host: str, gateway_port: int, token: str) -> None:
     print(
         "\nLantian is running (Ctrl-C stops everything):\n"
-        f"  Dashboard        {base}/\n"
+        f"  Dashboard        {base}/?token={token}\n"
+        f"  API token        {token}  (user demo-admin; also in {run_dir / 'demo-token'})\n"
         f"  API docs         {base}/docs\n"
         f"  Stations (JSON)  {base}/api/stations\n"
         f"  Outlets (JSON)   {base}/api/outlets\n"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support.api_users import sign_in
 
 from api.main import create_app
 from config.settings import InfluxSettings, LedgerSettings, MqttSettings, Settings
@@ -18,7 +19,7 @@ def client(tmp_path: Path, mqtt_broker: LocalService, influx_settings: InfluxSet
                         influx=influx_settings,
                         ledger=LedgerSettings(url=f"sqlite:///{tmp_path / 'l.db'}"))
     with TestClient(create_app(settings)) as test_client:
-        yield test_client
+        yield sign_in(test_client, settings.ledger.url, "viewer")
 
 
 def test_not_found_and_bad_parameters_explain_themselves(client: TestClient) -> None:

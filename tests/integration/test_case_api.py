@@ -121,7 +121,9 @@ def test_every_change_refuses_the_wrong_caller_with_a_reason(api) -> None:  # ty
                         headers=tokens["li"])
     assert naive.status_code == 422
     # Nothing of the refused calls reached the audit trail.
-    events = client.get(f"/api/cases/{change.case_id}/events").json()["data"]
+    assert client.get(f"/api/cases/{change.case_id}/events").status_code == 401
+    events = client.get(f"/api/cases/{change.case_id}/events",
+                        headers=tokens["zhao"]).json()["data"]
     assert [e["action"] for e in events] == ["open"]
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from support.api_users import sign_in
 
 from alerts.accounts import Accounts
 from alerts.case_repository import CaseRepository
@@ -32,6 +33,7 @@ def finding(source: str, day: int) -> Finding:
 def client(ledger_url: str, influx_settings: InfluxSettings):  # type: ignore[no-untyped-def]
     settings = Settings(influx=influx_settings, ledger=LedgerSettings(url=ledger_url))
     with TestClient(create_app(settings)) as test_client:
+        sign_in(test_client, ledger_url, "viewer")
         sessions = make_session_factory(make_engine(ledger_url))
         repo, flow = CaseRepository(sessions), CaseWorkflow(sessions)
         now = datetime.now(UTC)

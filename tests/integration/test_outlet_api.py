@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from support.api_users import sign_in
 
 from alerts.case_repository import CaseRepository
 from alerts.emission_cycle import EmissionJudge
@@ -50,7 +51,7 @@ def client(tmp_path: Path, influx_settings: InfluxSettings, influx_store: Influx
     EmissionJudge(settings, influx_store, CaseRepository(make_session_factory(engine)),
                   outlets).run_once()
     with TestClient(create_app(settings)) as test_client:
-        yield test_client
+        yield sign_in(test_client, settings.ledger.url, "viewer")
 
 
 def test_outlet_shows_measured_converted_check_and_status(client: TestClient) -> None:

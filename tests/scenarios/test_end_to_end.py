@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from support.api_users import sign_in
 
 from alerts.analytics_loop import AnalyticsLoop
 from alerts.case_repository import CaseRepository
@@ -118,6 +119,7 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
     assert again is not None and again.cases_opened == again.cases_updated == 0
 
     with TestClient(create_app(settings)) as client:
+        sign_in(client, settings.ledger.url, "inspector")
         cases = client.get("/api/cases", params={"status": "open"}).json()
         assert cases["count"] == 1
         [case] = cases["data"]

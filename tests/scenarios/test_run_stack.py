@@ -55,9 +55,13 @@ def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path,
     )
     base = f"http://127.0.0.1:{port}"
 
+    token_file = tmp_path / "run" / "demo-token"
+
     def get(path: str) -> dict | None:
+        headers = ({"Authorization": f"Bearer {token_file.read_text().strip()}"}
+                   if token_file.exists() else {})
         try:
-            response = httpx.get(base + path, timeout=5)
+            response = httpx.get(base + path, timeout=5, headers=headers)
         except httpx.HTTPError:
             return None
         return response.json() if response.status_code == 200 else None
@@ -96,5 +100,6 @@ def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path,
         output, _ = proc.communicate(timeout=60)
     text = output.decode(errors="replace")
     assert "Dashboard" in text and "All Lantian processes stopped." in text
+    assert f"?token={token_file.read_text().strip()}" in text  # the dashboard link signs in
     assert proc.returncode == 0
     assert not [pid for pid in started if _alive(pid)], "processes left behind"
