@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from alerts.ledger_db import Base, UtcDateTime
@@ -39,6 +48,8 @@ class Case(Base):
     origin: Mapped[str] = mapped_column(String(16), default="finding")
     category: Mapped[str] = mapped_column(String(64), default="")
     district: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # 网格: the grid cell of grid-based supervision, where the bureau uses one.
+    grid: Mapped[str] = mapped_column(String(64), default="")
     enterprise: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     responsible_unit: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     responsible_person: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -110,3 +121,20 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Attachment(Base):
+    """A file uploaded as evidence for a case (photos, reports, monitoring records), stored in
+    the ledger database with its SHA-256 so the case file can show it was not altered."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(128))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -130,7 +130,7 @@ class CaseRepository:
                 status=CASE_OPEN, open_key=key, title=title[:300],
                 opened_at=now, updated_at=now, finding_count=0,
                 first_start=min(f.start for f in group), last_end=max(f.end for f in group),
-                max_score=0.0, origin="finding", category="",
+                max_score=0.0, origin="finding", category="", grid="",
                 enterprise=enterprise_of(first) if enterprise_of is not None else None,
                 deadline=deadline_for(self.policy, first.type, now), escalation_level=0,
                 recurrence_count=0,

@@ -7,6 +7,7 @@ passed in, so deadlines, escalation and look-back expiry are driven by tests wit
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from alerts.case_lifecycle import ACTIVE, CLOSED, OPEN, next_status
-from alerts.case_models import ORIGINS, Case, CaseEvent
+from alerts.case_models import ORIGINS, Attachment, Case, CaseEvent
 from config.settings import CaseSettings
 
 SYSTEM = "system"
@@ -94,7 +95,8 @@ class CaseWorkflow:
 
     def open_manual(self, *, source: str, source_kind: str, problem_type: str, title: str,
                     origin: str, actor: str, now: datetime, note: str = "",
-                    category: str = "", district: str = "", enterprise: str | None = None,
+                    category: str = "", district: str = "", grid: str = "",
+                    enterprise: str | None = None,
                     attachments: Sequence[Any] = (), deadline: datetime | None = None) -> Case:
         """An inspector's case from an inspection or a public complaint (信访)."""
         manual = [o for o in ORIGINS if o != "finding"]
@@ -107,7 +109,8 @@ class CaseWorkflow:
                             status=OPEN, open_key=open_key(source, problem_type),
                             title=title[:300], opened_at=now, updated_at=now, finding_count=0,
                             first_start=now, last_end=now, max_score=0.0, origin=origin,
-                            category=category, district=district, enterprise=enterprise,
+                            category=category, district=district, grid=grid,
+                            enterprise=enterprise,
                             deadline=deadline or deadline_for(self.policy, problem_type, now),
                             escalation_level=0, recurrence_count=0)
                 session.add(case)
@@ -177,6 +180,44 @@ class CaseWorkflow:
         add_event(session, case, at=now, actor=actor, action=action, from_status=previous,
                   note=note, attachments=attachments,
                   changes={k: _iso(v) for k, v in changes.items()})
+
+    def add_attachment(self, case_id: int, *, filename: str, content_type: str, data: bytes,
+                       actor: str, now: datetime, note: str = "") -> Attachment:
+        """Store an evidence file; the upload itself is an event of the audit trail."""
+        digest = hashlib.sha256(data).hexdigest()
+        with self._sessions.begin() as session:
+            case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+            if case is None:
+                raise CaseNotFound(f"case {case_id} does not exist")
+            attachment = Attachment(case_id=case_id, filename=filename,
+                                    content_type=content_type, size=len(data), sha256=digest,
+                                    uploaded_by=actor, uploaded_at=now, data=data)
+            session.add(attachment)
+            session.flush()
+            case.updated_at = now
+            add_event(session, case, at=now, actor=actor, action="upload",
+                      from_status=case.status, note=note,
+                      attachments=[{"id": attachment.id, "filename": filename,
+                                    "size": len(data), "sha256": digest}])
+            session.flush()
+            session.expunge(attachment)
+            return attachment
+
+    def attachments(self, case_id: int) -> list[Attachment]:
+        with self._sessions() as session:
+            return list(session.scalars(select(Attachment).where(Attachment.case_id == case_id)
+                                        .order_by(Attachment.id)))
+
+    def attachment_data(self, case_id: int, attachment_id: int) -> tuple[Attachment, bytes]:
+        with self._sessions() as session:
+            attachment = session.scalar(select(Attachment).where(
+                Attachment.id == attachment_id, Attachment.case_id == case_id)
+                .options(undefer(Attachment.data)))
+            if attachment is None:
+                raise CaseNotFound(f"case {case_id} has no attachment {attachment_id}")
+            data = bytes(attachment.data)
+            session.expunge(attachment)
+            return attachment, data
 
     def events(self, case_id: int) -> list[CaseEvent]:
         with self._sessions() as session:

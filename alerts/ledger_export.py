@@ -23,7 +23,7 @@ Language = Literal["zh", "en"]
 COLUMNS = (
     ("id", "编号", "Case"), ("title", "问题", "Problem"), ("source", "点位/排口", "Source"),
     ("source_kind", "对象类型", "Source kind"), ("enterprise", "企业", "Enterprise"),
-    ("district", "区县", "District"), ("category", "类别", "Category"),
+    ("district", "区县", "District"), ("grid", "网格", "Grid"), ("category", "类别", "Category"),
     ("problem_type", "问题类型", "Problem type"), ("origin", "来源", "Origin"),
     ("status", "状态", "Status"), ("responsible_unit", "责任单位", "Responsible unit"),
     ("responsible_person", "责任人", "Responsible person"), ("deadline", "整改时限", "Deadline"),
@@ -50,7 +50,8 @@ def ledger_rows(cases: Sequence[Case], now: datetime, tz: tzinfo, lang: Language
         values = {
             "id": case.id, "title": case.title, "source": case.source,
             "source_kind": case.source_kind, "enterprise": case.enterprise or "",
-            "district": case.district, "category": case.category or case.problem_type,
+            "district": case.district, "grid": case.grid,
+            "category": case.category or case.problem_type,
             "problem_type": case.problem_type,
             "origin": ORIGIN_ZH.get(case.origin, case.origin) if lang == "zh" else case.origin,
             "status": STATUS_ZH.get(case.status, case.status) if lang == "zh" else case.status,

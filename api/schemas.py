@@ -94,6 +94,7 @@ class CasePublic(BaseModel):
     origin: str
     category: str
     district: str
+    grid: str
     enterprise: str | None
     responsible_unit: str | None
     responsible_person: str | None
@@ -125,6 +126,22 @@ class CaseEventPublic(BaseModel):
     changes: dict[str, Any]
 
 
+class AttachmentPublic(BaseModel):
+    id: int
+    case_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class AttachmentsPublic(BaseModel):
+    data: list[AttachmentPublic]
+    count: int
+
+
 class CaseEventsPublic(BaseModel):
     data: list[CaseEventPublic]
     count: int
@@ -154,6 +171,7 @@ class ManualCaseIn(BaseModel):
     note: str = Field("", max_length=4000)
     category: str = Field("", max_length=64)
     district: str = Field("", max_length=64)
+    grid: str = Field("", max_length=64)
     enterprise: str | None = Field(None, max_length=128)
     attachments: list[str] = Field([], max_length=50)
     deadline: AwareDatetime | None = None

@@ -158,6 +158,8 @@ class CaseSettings(BaseModel):
         EscalationLevel(after_overdue_days=7, notify=["city bureau"]),
         EscalationLevel(after_overdue_days=30, notify=["city government"]),
     ]
+    # Largest evidence file accepted for upload (bytes).
+    max_attachment_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     # How long a closed case stays under watch; the problem returning then reopens it.
     lookback_days: float = Field(90, ge=0)
 

@@ -4,18 +4,23 @@ its audit trail. Every change needs a token."""
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from alerts.accounts import Principal
 from alerts.case_lifecycle import IllegalTransition
-from alerts.case_models import Case
+from alerts.case_models import Attachment, Case
 from alerts.case_workflow import CaseConflict, CaseNotFound, CaseUpdate
 from api.auth import Reader, SignedIn, require_role
 from api.deps import AppContext, Context
 from api.routes.cases import case_public
 from api.schemas import (
+    AttachmentPublic,
+    AttachmentsPublic,
     CaseActionIn,
     CaseEventPublic,
     CaseEventsPublic,
@@ -44,7 +49,7 @@ def open_case(body: ManualCaseIn, ctx: Context, who: SignedIn) -> CasePublic:
         case = ctx.workflow.open_manual(
             source=body.source, source_kind=body.source_kind, problem_type=body.problem_type,
             title=body.title, origin=body.origin, actor=who.name, now=datetime.now(UTC),
-            note=body.note, category=body.category, district=body.district,
+            note=body.note, category=body.category, district=body.district, grid=body.grid,
             enterprise=body.enterprise, attachments=body.attachments,
             deadline=body.deadline)
     except CaseConflict as exc:
@@ -86,3 +91,68 @@ def events(case_id: int, ctx: Context, who: Reader) -> CaseEventsPublic:
                             attachments=e.attachments, changes=e.changes)
             for e in ctx.workflow.events(case_id)]
     return CaseEventsPublic(data=data, count=len(data))
+
+
+def _safe_filename(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not base or len(base) > 255 or any(ord(c) < 32 for c in base) or base in (".", ".."):
+        raise HTTPException(422, f"filename {name[:80]!r} is not a plain file name "
+                                 "(1-255 characters, no path, no control characters)")
+    return base
+
+
+def _attachment_public(a: Attachment, ctx: AppContext) -> AttachmentPublic:
+    return AttachmentPublic(id=a.id, case_id=a.case_id, filename=a.filename,
+                            content_type=a.content_type, size=a.size, sha256=a.sha256,
+                            uploaded_by=a.uploaded_by, uploaded_at=ctx.local(a.uploaded_at))
+
+
+@router.post("/{case_id}/attachments", response_model=AttachmentPublic, status_code=201,
+             summary="Upload an evidence file (the request body is the file)",
+             openapi_extra={"requestBody": {"content": {"application/octet-stream": {}},
+                                            "required": True}})
+async def upload(case_id: int, request: Request, ctx: Context, who: SignedIn,
+                 filename: Annotated[str, Query(description="the file's name")],
+                 note: Annotated[str, Query(max_length=4000)] = "") -> AttachmentPublic:
+    case = _visible_case(ctx, case_id, who)
+    if who.role == "viewer":
+        raise HTTPException(403, f"user {who.name} (viewer) may not upload evidence")
+    name = _safe_filename(filename)
+    limit = ctx.settings.cases.max_attachment_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"file of {declared} bytes is larger than the {limit} allowed")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(413, f"file larger than the {limit} bytes allowed")
+    if not data:
+        raise HTTPException(422, "the request body (the file) is empty")
+    content_type = request.headers.get("content-type", "application/octet-stream")[:100]
+    attachment = await run_in_threadpool(
+        ctx.workflow.add_attachment, case.id, filename=name, content_type=content_type,
+        data=bytes(data), actor=who.name, now=datetime.now(UTC), note=note)
+    return _attachment_public(attachment, ctx)
+
+
+@router.get("/{case_id}/attachments", response_model=AttachmentsPublic,
+            summary="A case's evidence files")
+def list_attachments(case_id: int, ctx: Context, who: Reader) -> AttachmentsPublic:
+    _visible_case(ctx, case_id, who)
+    data = [_attachment_public(a, ctx) for a in ctx.workflow.attachments(case_id)]
+    return AttachmentsPublic(data=data, count=len(data))
+
+
+@router.get("/{case_id}/attachments/{attachment_id}", response_class=Response,
+            summary="Download an evidence file")
+def download(case_id: int, attachment_id: int, ctx: Context, who: Reader) -> Response:
+    _visible_case(ctx, case_id, who)
+    try:
+        attachment, data = ctx.workflow.attachment_data(case_id, attachment_id)
+    except CaseNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    quoted = urllib.parse.quote(attachment.filename)
+    return Response(data, media_type=attachment.content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quoted}",
+        "X-Content-SHA256": attachment.sha256})

@@ -16,7 +16,7 @@ from alerts.case_repository import CaseRepository
 from alerts.ledger_db import make_engine, make_session_factory
 from analytics.findings import Finding
 from api.main import create_app
-from config.settings import InfluxSettings, LedgerSettings, Settings
+from config.settings import CaseSettings, InfluxSettings, LedgerSettings, Settings
 
 MN = "020000B7700021E000214AA7"  # config/outlets.yaml: 京能热电示范厂
 ENTERPRISE = "京能热电示范厂"
@@ -30,7 +30,8 @@ def exceedance(hours_later: int) -> Finding:
 
 @pytest.fixture
 def api(ledger_url: str, influx_settings: InfluxSettings):  # type: ignore[no-untyped-def]
-    settings = Settings(influx=influx_settings, ledger=LedgerSettings(url=ledger_url))
+    settings = Settings(influx=influx_settings, ledger=LedgerSettings(url=ledger_url),
+                        cases=CaseSettings(max_attachment_bytes=4096))
     with TestClient(create_app(settings)) as client:
         sessions: sessionmaker = make_session_factory(make_engine(ledger_url))
         accounts = Accounts(sessions)
@@ -65,9 +66,21 @@ def test_finding_to_closing_to_recurrence_through_the_api(api) -> None:  # type:
     assert [c["id"] for c in mine["data"]] == [change.case_id]
     assert client.get("/api/cases", headers=tokens["other"]).json()["count"] == 0
     act("wang", action="start")
+    evidence = "整改后 CEMS 小时均值: SO2 21.3 mg/m³\n".encode() * 20
+    uploaded = client.post(f"{case_url}/attachments", content=evidence,
+                           params={"filename": "整改报告.txt", "note": "整改报告"},
+                           headers={**tokens["wang"], "Content-Type": "text/plain"})
+    assert uploaded.status_code == 201, uploaded.json()
+    attachment = uploaded.json()
+    assert attachment["size"] == len(evidence) and attachment["uploaded_by"] == "wang"
     submitted = act("wang", action="submit", measures="更换脱硫喷嘴, 增加石灰石浆液",
                     attachments=["invoice-0421.pdf", "cems-after.png"])
     assert submitted["status"] == "submitted"
+    download = client.get(f"{case_url}/attachments/{attachment['id']}", headers=tokens["li"])
+    assert download.content == evidence
+    assert download.headers["x-content-sha256"] == attachment["sha256"]
+    assert client.get(f"{case_url}/attachments/{attachment['id']}",
+                      headers=tokens["other"]).status_code == 404
     closed = act("li", action="verify", note="现场核查合格, 同意销号")
     assert closed["status"] == "closed" and closed["watch_until"] is not None
 
@@ -80,10 +93,12 @@ def test_finding_to_closing_to_recurrence_through_the_api(api) -> None:  # type:
     trail = client.get(f"{case_url}/events", headers=tokens["wang"]).json()["data"]
     assert [(e["action"], e["actor"], e["to_status"]) for e in trail] == [
         ("open", "system", "open"), ("assign", "li", "assigned"),
-        ("start", "wang", "rectifying"), ("submit", "wang", "submitted"),
-        ("verify", "li", "closed"), ("reopen", "system", "open")]
-    assert trail[3]["attachments"] == ["invoice-0421.pdf", "cems-after.png"]
-    assert trail[4]["note"] == "现场核查合格, 同意销号"
+        ("start", "wang", "rectifying"), ("upload", "wang", "rectifying"),
+        ("submit", "wang", "submitted"), ("verify", "li", "closed"),
+        ("reopen", "system", "open")]
+    assert trail[3]["attachments"][0]["sha256"] == attachment["sha256"]
+    assert trail[4]["attachments"] == ["invoice-0421.pdf", "cems-after.png"]
+    assert trail[5]["note"] == "现场核查合格, 同意销号"
 
 
 def test_every_change_refuses_the_wrong_caller_with_a_reason(api) -> None:  # type: ignore[no-untyped-def]
@@ -111,6 +126,16 @@ def test_every_change_refuses_the_wrong_caller_with_a_reason(api) -> None:  # ty
                       headers=tokens["other"]).status_code == 403
     findings = client.get("/api/findings", headers=tokens["other"])
     assert findings.status_code == 403 and "source=" in findings.json()["detail"]
+    files = f"/api/cases/{change.case_id}/attachments"
+    assert client.post(files, params={"filename": "a.txt"}, content=b"x",
+                       headers=tokens["zhao"]).status_code == 403
+    too_big = client.post(files, params={"filename": "a.bin"}, content=b"x" * 5000,
+                          headers=tokens["wang"])
+    assert too_big.status_code == 413 and "4096" in too_big.json()["detail"]
+    sneaky = client.post(files, params={"filename": "../"}, content=b"x", headers=tokens["li"])
+    assert sneaky.status_code == 422 and "plain file name" in sneaky.json()["detail"]
+    empty = client.post(files, params={"filename": "a.txt"}, content=b"", headers=tokens["li"])
+    assert empty.status_code == 422
     illegal = client.post(url, json={"action": "verify"}, headers=tokens["li"])
     assert illegal.status_code == 409
     assert "cannot verify a case that is open" in illegal.json()["detail"]
