@@ -61,3 +61,39 @@ def test_the_database_refuses_a_second_open_case(ledger_sessions) -> None:  # ty
         session.add(Case(source="Dongsi", problem_type="exceedance", open_key="Dongsi|exceedance",
                          title="dup", opened_at=NOW, updated_at=NOW, first_start=DAY,
                          last_end=DAY))
+
+
+def test_two_workers_raising_the_same_findings_at_once_give_one_case(ledger_url: str) -> None:
+    """Two analytics workers (own engines, own connections) record the same findings at the
+    same moment, many times over: the unique open key leaves exactly one case."""
+    import threading
+
+    from alerts.ledger_db import create_schema, make_engine, make_session_factory
+
+    engines = [make_engine(ledger_url) for _ in range(2)]
+    create_schema(engines[0])
+    repos = [CaseRepository(make_session_factory(e)) for e in engines]
+    errors: list[BaseException] = []
+    for day in range(8):
+        barrier = threading.Barrier(2)
+        findings = [exceedance(f"Race{day}", 0, 120), exceedance(f"Race{day}", 1, 130)]
+
+        def work(repo: CaseRepository, findings: list[Finding] = findings,
+                 barrier: threading.Barrier = barrier) -> None:
+            try:
+                barrier.wait(10)
+                repo.record_findings(findings, NOW)
+            except BaseException as exc:  # collected for the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(repo,)) for repo in repos]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    for day in range(8):
+        cases, total = repos[0].list_cases(source=f"Race{day}")
+        assert total == 1 and cases[0].finding_count == 2
+    for engine in engines:
+        engine.dispose()
