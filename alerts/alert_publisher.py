@@ -21,9 +21,6 @@ log = logging.getLogger(__name__)
 class CaseNotifier(Protocol):
     """Tells the outside world that cases were opened or got new evidence."""
 
-    def connected(self) -> bool:
-        return self._client.is_connected()
-
     def notify(self, changes: Sequence[CaseChange], at: datetime) -> None: ...
 
 
