@@ -70,6 +70,14 @@ class MqttAlertPublisher:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise ConnectionError(f"publish refused: rc={info.rc}")
 
+    def publish_emergency(self, city: str, message: dict[str, object]) -> None:
+        """The city's current alert level on ``{root}/emergency/{city}``, retained, so a
+        subscriber that connects later gets the level in force at once."""
+        info = self._client.publish(f"{self.topic_root}/emergency/{city}",
+                                    orjson.dumps(message), qos=1, retain=True)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            raise ConnectionError(f"publish refused: rc={info.rc}")
+
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()

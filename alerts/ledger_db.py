@@ -65,7 +65,8 @@ _LOCK_KEY = 0x4C54_0001  # PostgreSQL advisory lock id of Lantian's ledger migra
 def import_models() -> None:
     """Register every ledger table on Base (they live with the code that owns them)."""
     import alerts.accounts
-    import alerts.case_models  # noqa: F401
+    import alerts.case_models
+    import alerts.emergency_models  # noqa: F401
     import ingest.dead_letters  # noqa: F401
 
 

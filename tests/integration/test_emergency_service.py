@@ -1,0 +1,112 @@
+"""Alert levels driven by forecasts across the thresholds: issued, upgraded, lifted, each with
+its reason in the ledger (both backends), and the level published retained on a real broker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from alerts.alert_publisher import MqttAlertPublisher
+from alerts.emergency_service import EmergencyService, ForecastError
+from config.emergency import load_emergency
+from config.settings import MqttSettings
+from lantian.local_services import LocalService, wait_until
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "emergency.yaml"
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Beijing; the 2024 scheme in force
+TODAY = date(2026, 11, 23)
+
+
+def days(*aqi: float, start: date = TODAY) -> list[tuple[date, float]]:
+    return [(start + timedelta(days=i), value) for i, value in enumerate(aqi)]
+
+
+def retained(broker: LocalService, city: str) -> dict:
+    """What a subscriber connecting now receives at once on the city's emergency topic."""
+    got: list[dict] = []
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         client_id=f"late-{uuid.uuid4().hex[:8]}")
+    client.on_message = lambda c, u, m: got.append(orjson.loads(m.payload))
+    client.connect(broker.host, broker.port)
+    client.subscribe(f"lantian/v1/emergency/{city}", qos=1)
+    client.loop_start()
+    try:
+        assert wait_until(lambda: bool(got), 10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return got[-1]
+
+
+def test_forecasts_drive_issue_upgrade_and_lift_published_retained(
+        ledger_sessions, mqtt_broker: LocalService) -> None:  # type: ignore[no-untyped-def]
+    city = f"beijing-{uuid.uuid4().hex[:6]}"
+    register = load_emergency(CONFIG)
+    register.jurisdictions[0].city = city
+    publisher = MqttAlertPublisher(MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port))
+    assert wait_until(publisher.connected, 10)
+    service = EmergencyService(ledger_sessions, register, "Asia/Shanghai",
+                               publish=publisher.publish_emergency)
+    try:
+        service.submit_forecast(city, days(120, 140, 130), source="official", issuer="市气象台",
+                                now=NOW)
+        assert service.evaluate(city, NOW) is None  # below every level: nothing to do
+        steps = [((120, 160, 170, 120), "issue", "yellow"),
+                 ((210, 220, 120), "upgrade", "orange"),
+                 ((310, 320, 250, 230), "upgrade", "red"),
+                 ((120, 100, 90), "lift", None)]
+        for hour, (forecast, action, level) in enumerate(steps, start=1):
+            at = NOW + timedelta(hours=hour)
+            service.submit_forecast(city, days(*forecast), source="official",
+                                    issuer="市气象台", now=at)
+            event = service.evaluate(city, at)
+            assert event is not None and (event.action, event.to_level) == (action, level)
+            assert service.evaluate(city, at) is None  # same forecast: no new event
+            if level == "red":
+                message = retained(mqtt_broker, city)
+                assert (message["level"], message["action"]) == ("red", "upgrade")
+                assert "national-2024" in message["reason"]
+        assert retained(mqtt_broker, city)["level"] is None
+    finally:
+        publisher.close()
+    state = service.state(city)
+    assert state.alert is None
+    assert [(e.action, e.from_level, e.to_level) for e in reversed(state.events)] == [
+        ("issue", None, "yellow"), ("upgrade", "yellow", "orange"),
+        ("upgrade", "orange", "red"), ("lift", "red", None)]
+    assert "official forecast" in state.events[-1].reason
+    assert "2026-11-23 AQI 120" in state.events[-1].reason
+
+
+def test_statistical_forecast_only_without_a_fresh_official_one(ledger_sessions) -> None:  # type: ignore[no-untyped-def]
+    service = EmergencyService(ledger_sessions, load_emergency(CONFIG), "Asia/Shanghai")
+    service.submit_forecast("beijing", days(250, 260), source="official", issuer="气象台",
+                            now=NOW - timedelta(hours=40))  # stale by now
+    service.submit_forecast("beijing", days(160, 170), source="statistical",
+                            issuer="lantian", now=NOW)
+    event = service.evaluate("beijing", NOW)
+    assert event is not None and event.to_level == "yellow"
+    assert event.reason.startswith("national-2024: the forecast meets yellow (statistical")
+    service.submit_forecast("beijing", days(250, 260), source="official", issuer="气象台",
+                            now=NOW + timedelta(hours=1))
+    upgraded = service.evaluate("beijing", NOW + timedelta(hours=1))
+    assert upgraded is not None and upgraded.to_level == "orange"
+
+
+@pytest.mark.parametrize(("forecast", "reason"), [
+    ([], "at least one day"),
+    ([(TODAY, 100.0), (TODAY + timedelta(days=2), 100.0)], "consecutive"),
+    ([(TODAY, 620.0)], "0-500"),
+])
+def test_bad_forecasts_are_refused(ledger_sessions, forecast, reason: str) -> None:  # type: ignore[no-untyped-def]
+    service = EmergencyService(ledger_sessions, load_emergency(CONFIG), "Asia/Shanghai")
+    with pytest.raises(ForecastError, match=reason):
+        service.submit_forecast("beijing", forecast, source="official", issuer="x", now=NOW)
+    with pytest.raises(ForecastError, match="no alert scheme configured for city 'atlantis'"):
+        service.submit_forecast("atlantis", days(100), source="official", issuer="x", now=NOW)
