@@ -18,6 +18,7 @@ from alerts.alert_publisher import CaseNotifier
 from alerts.case_notifications import CaseNotifications
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
+from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
 from alerts.window_plan import plan_window
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
@@ -81,8 +82,10 @@ class AnalyticsLoop:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  emissions: EmissionJudge | None = None,
                  workflow: CaseWorkflow | None = None,
-                 notifications: CaseNotifications | None = None) -> None:
+                 notifications: CaseNotifications | None = None,
+                 emergency: EmergencyService | None = None) -> None:
         self.settings = settings
+        self.emergency = emergency
         self.notifications = notifications
         # Deadlines, escalation and look-back expiry run on this loop's clock, each cycle.
         self.workflow = workflow
@@ -185,4 +188,13 @@ class AnalyticsLoop:
                     self.notifications.dispatch(self.clock())
                 except Exception:
                     log.exception("case notifications failed; retrying next interval")
+            if self.emergency is not None:
+                for jurisdiction in self.emergency.register.jurisdictions:
+                    try:
+                        event = self.emergency.evaluate(jurisdiction.city, self.clock())
+                        if event is not None:
+                            log.info("%s alert: %s", jurisdiction.city, event.reason)
+                    except Exception:
+                        log.exception("alert level of %s failed; retrying next interval",
+                                      jurisdiction.city)
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from alerts.accounts import Accounts
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
+from alerts.emergency_service import EmergencyService
 from config.outlets import OutletRegister
 from config.settings import Settings
 from config.stations import StationRegister
@@ -31,6 +32,7 @@ class AppContext:
     dead_letters: DeadLetterStore
     workflow: CaseWorkflow
     accounts: Accounts
+    emergency: EmergencyService
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from alerts.accounts import Accounts
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
+from alerts.emergency_service import EmergencyService
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from api.deps import AppContext
 from api.routes import (
@@ -19,11 +20,13 @@ from api.routes import (
     cases,
     cities,
     dead_letters,
+    emergency,
     health,
     ledger,
     outlets,
     stations,
 )
+from config.emergency import load_emergency
 from config.outlets import load_outlets
 from config.settings import Settings, get_settings
 from config.stations import load_stations
@@ -44,6 +47,8 @@ def build_context(settings: Settings) -> AppContext:
         store=InfluxStore(settings.influx), engine=engine,
         cases=CaseRepository(sessions, settings.cases), dead_letters=DeadLetterStore(sessions),
         workflow=CaseWorkflow(sessions, settings.cases), accounts=Accounts(sessions),
+        emergency=EmergencyService(sessions, load_emergency(settings.emergency_file),
+                                   settings.timezone),
     )
 
 
@@ -65,8 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "exceedances and the case ledger. "
                     "Times are ISO 8601 in the bureau's local offset.",
     )
-    for module in (stations, outlets, cities, cases, case_actions, ledger, dead_letters,
-                   health):
+    for module in (stations, outlets, cities, cases, case_actions, ledger, emergency,
+                   dead_letters, health):
         app.include_router(module.router)
 
     @app.exception_handler(StoreUnavailable)

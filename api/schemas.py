@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date as date_type
 from datetime import datetime
 from typing import Any
 
@@ -287,3 +288,38 @@ class CampaignPublic(BaseModel):
     by: str
     total: TallyPublic
     groups: dict[str, TallyPublic]
+
+
+class ForecastDay(BaseModel):
+    date: date_type
+    aqi: float = Field(ge=0, le=500)
+
+
+class ForecastIn(BaseModel):
+    """A daily AQI forecast for the coming days (consecutive local dates)."""
+
+    source: str = Field("official", pattern="^(official|statistical)$")
+    issuer: str = Field("", max_length=128)
+    days: list[ForecastDay] = Field(min_length=1, max_length=15)
+
+
+class ForecastAccepted(BaseModel):
+    forecast_id: int
+    detail: str
+
+
+class EmergencyEventPublic(BaseModel):
+    at: datetime
+    action: str
+    from_level: str | None
+    to_level: str | None
+    reason: str
+    forecast_id: int | None
+
+
+class EmergencyPublic(BaseModel):
+    city: str
+    level: str | None
+    alert_id: int | None
+    since: datetime | None
+    history: list[EmergencyEventPublic]

@@ -224,6 +224,7 @@ class Settings(BaseSettings):
     city: str = "beijing"
     stations_file: Path = CONFIG_DIR / "stations.yaml"
     outlets_file: Path = CONFIG_DIR / "outlets.yaml"
+    emergency_file: Path = CONFIG_DIR / "emergency.yaml"
     mqtt: MqttSettings = MqttSettings()
     influx: InfluxSettings = InfluxSettings()
     ledger: LedgerSettings = LedgerSettings()

@@ -10,8 +10,10 @@ from alerts.analytics_loop import AnalyticsLoop
 from alerts.case_notifications import MQTT_CHANNEL, CaseNotifications, Channel, webhook_sender
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
+from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
+from config.emergency import load_emergency
 from config.outlets import load_outlets
 from config.settings import Settings
 from config.stations import load_stations
@@ -102,7 +104,11 @@ def run_analytics(settings: Settings) -> None:
                          frozenset(hook.actions)) for hook in notify.webhooks]
     loop = AnalyticsLoop(settings, store, cases, stations, notifier, emissions=emissions,
                          workflow=CaseWorkflow(sessions, settings.cases),
-                         notifications=CaseNotifications(sessions, notify, channels))
+                         notifications=CaseNotifications(sessions, notify, channels),
+                         emergency=EmergencyService(sessions,
+                                                    load_emergency(settings.emergency_file),
+                                                    settings.timezone,
+                                                    publish=notifier.publish_emergency))
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)
     loop.run_forever(stop)
     notifier.close()

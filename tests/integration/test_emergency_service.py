@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -110,3 +111,39 @@ def test_bad_forecasts_are_refused(ledger_sessions, forecast, reason: str) -> No
         service.submit_forecast("beijing", forecast, source="official", issuer="x", now=NOW)
     with pytest.raises(ForecastError, match="no alert scheme configured for city 'atlantis'"):
         service.submit_forecast("atlantis", days(100), source="official", issuer="x", now=NOW)
+
+
+def test_forecasts_through_the_api_and_the_level_read_back(ledger_url: str, influx_settings  # type: ignore[no-untyped-def]
+                                                           ) -> None:
+    from fastapi.testclient import TestClient
+    from support.api_users import token_for
+
+    from alerts.ledger_db import make_engine, make_session_factory
+    from api.main import create_app
+    from config.settings import LedgerSettings, Settings
+
+    settings = Settings(influx=influx_settings, ledger=LedgerSettings(url=ledger_url))
+    with TestClient(create_app(settings)) as client:
+        inspector = {"Authorization": f"Bearer {token_for(ledger_url, 'inspector')}"}
+        viewer = {"Authorization": f"Bearer {token_for(ledger_url, 'viewer')}"}
+        today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+        body = {"days": [{"date": (today + timedelta(days=i)).isoformat(), "aqi": aqi}
+                         for i, aqi in enumerate((160, 170, 120))], "issuer": "市气象台"}
+        assert client.post("/api/emergency/beijing/forecasts", json=body).status_code == 401
+        assert client.post("/api/emergency/beijing/forecasts", json=body,
+                           headers=viewer).status_code == 403
+        accepted = client.post("/api/emergency/beijing/forecasts", json=body,
+                               headers=inspector)
+        assert accepted.status_code == 202
+        gap = {"days": [body["days"][0], body["days"][2]]}
+        refused = client.post("/api/emergency/beijing/forecasts", json=gap, headers=inspector)
+        assert refused.status_code == 422 and "consecutive" in refused.json()["detail"]
+        assert client.get("/api/emergency/beijing").json()["level"] is None  # not decided yet
+        # The analytics service's cycle decides the level.
+        service = EmergencyService(make_session_factory(make_engine(ledger_url)),
+                                   load_emergency(CONFIG), "Asia/Shanghai")
+        assert service.evaluate("beijing", datetime.now(UTC)) is not None
+        state = client.get("/api/emergency/beijing").json()  # public, no token
+        assert state["level"] == "yellow" and state["history"][0]["action"] == "issue"
+        assert "市气象台" in state["history"][0]["reason"]
+        assert client.get("/api/emergency/atlantis").status_code == 404
