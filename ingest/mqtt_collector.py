@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from config.settings import Settings
 from config.stations import Station
 from ingest.dead_letters import DeadLetterStore, NewDeadLetter
+from ingest.forecast_payload import ForecastPayload, decode_forecast
 from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
 from ingest.line_protocol import reading_line
@@ -28,20 +29,29 @@ from ingest.write_buffer import IngestCounters, WriteBuffer
 
 log = logging.getLogger(__name__)
 
+# Stores a forecast for a city; raises ValueError with the reason when it cannot.
+ForecastSink = Callable[[str, ForecastPayload], None]
+
 
 class MqttCollector:
     """Subscribes to ``{root}/station/+/reading`` and ``{root}/outlet/+/hj212``."""
 
     def __init__(self, settings: Settings, store: InfluxStore, dead_letters: DeadLetterStore,
                  stations: Mapping[str, Station], clock: Callable[[], float] = time.time,
-                 hj212: Hj212Intake | None = None, buffer: WriteBuffer | None = None) -> None:
+                 hj212: Hj212Intake | None = None, buffer: WriteBuffer | None = None,
+                 forecasts: ForecastSink | None = None) -> None:
         self.settings = settings
         self.stations = dict(stations)
         self.clock = clock
         self.buffer = buffer or WriteBuffer(settings, store, dead_letters)
         self.hj212 = hj212 or Hj212Intake(settings, {}, {}, clock=clock)
         root = settings.mqtt.topic_root
-        self.topics = (f"{root}/station/+/reading", f"{root}/outlet/+/hj212")
+        self.topics: tuple[str, ...] = (f"{root}/station/+/reading", f"{root}/outlet/+/hj212")
+        # AQI forecasts (for the emergency response) when a sink stores them.
+        self.forecasts = forecasts
+        if forecasts is not None:
+            self.topics += (f"{root}/forecast/+",)
+        self._forecast_prefix = f"{root}/forecast/"
         self._outlet_topic = re.compile(rf"^{re.escape(root)}/outlet/(?P<mn>[^/]+)/hj212$")
         self._client: mqtt.Client | None = None
         self._closing = False
@@ -53,6 +63,9 @@ class MqttCollector:
     # -- message handling (network thread) ----------------------------------------------------
     def handle_message(self, topic: str, payload: bytes) -> None:
         """Decode one message into the buffer; never raises for bad data."""
+        if self.forecasts is not None and topic.startswith(self._forecast_prefix):
+            self._handle_forecast(topic, payload)
+            return
         outlet = self._outlet_topic.match(topic)
         if outlet is not None:
             result = self.hj212.payload(payload, topic, expected_mn=outlet.group("mn"))
@@ -69,6 +82,16 @@ class MqttCollector:
         received = datetime.now(UTC)
         letters = [NewDeadLetter(received, topic, r.reason, r.raw) for r in decoded.rejections]
         self.buffer.put([reading_line(r) for r in decoded.readings], letters, messages=1)
+
+    def _handle_forecast(self, topic: str, payload: bytes) -> None:
+        assert self.forecasts is not None
+        try:
+            city, forecast = decode_forecast(topic, payload)
+            self.forecasts(city, forecast)
+            self.buffer.put([], messages=1)
+        except ValueError as exc:  # PayloadError, or the store refusing the forecast
+            letter = NewDeadLetter(datetime.now(UTC), topic, str(exc), payload)
+            self.buffer.put([], [letter], messages=1)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 from alerts.alert_publisher import MqttAlertPublisher
 from alerts.analytics_loop import AnalyticsLoop
@@ -19,6 +20,7 @@ from config.settings import Settings
 from config.stations import load_stations
 from ingest.dead_letters import DeadLetterStore
 from ingest.errors import StoreError
+from ingest.forecast_payload import ForecastPayload
 from ingest.hj212_gateway import Hj212Gateway
 from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
@@ -68,8 +70,16 @@ def run_collector(settings: Settings) -> None:
     engine = make_engine(settings.ledger.url)
     create_schema(engine)
     buffer = WriteBuffer(settings, store, DeadLetterStore(make_session_factory(engine)))
+    emergency = EmergencyService(make_session_factory(engine),
+                                 load_emergency(settings.emergency_file), settings.timezone)
+
+    def store_forecast(city: str, forecast: ForecastPayload) -> None:
+        emergency.submit_forecast(city, [(d.date, d.aqi) for d in forecast.days],
+                                  source=forecast.source, issuer=forecast.issuer,
+                                  now=datetime.now(UTC))
+
     collector = MqttCollector(settings, store, buffer.dead_letters, stations, hj212=intake,
-                              buffer=buffer)
+                              buffer=buffer, forecasts=store_forecast)
     collector.start()
     log.info("collector running: %s → %s/%s", ", ".join(collector.topics),
              settings.influx.url, settings.influx.database)

@@ -147,3 +147,49 @@ def test_forecasts_through_the_api_and_the_level_read_back(ledger_url: str, infl
         assert state["level"] == "yellow" and state["history"][0]["action"] == "issue"
         assert "市气象台" in state["history"][0]["reason"]
         assert client.get("/api/emergency/atlantis").status_code == 404
+
+
+def test_forecasts_over_mqtt_are_stored_and_bad_ones_kept_as_dead_letters(
+        ledger_sessions, mqtt_broker: LocalService, influx_settings, publisher) -> None:  # type: ignore[no-untyped-def]
+    from config.settings import CollectorSettings, Settings
+    from ingest.dead_letters import DeadLetterStore
+    from ingest.forecast_payload import ForecastPayload
+    from ingest.influx_store import InfluxStore
+    from ingest.mqtt_collector import MqttCollector
+
+    service = EmergencyService(ledger_sessions, load_emergency(CONFIG), "Asia/Shanghai")
+    received_at = datetime.now(UTC)
+
+    def store(city: str, forecast: ForecastPayload) -> None:
+        service.submit_forecast(city, [(d.date, d.aqi) for d in forecast.days],
+                                source=forecast.source, issuer=forecast.issuer,
+                                now=received_at)
+
+    settings = Settings(mqtt=MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port),
+                        influx=influx_settings,
+                        collector=CollectorSettings(client_id=f"c-{uuid.uuid4().hex[:8]}"))
+    letters = DeadLetterStore(ledger_sessions)
+    collector = MqttCollector(settings, InfluxStore(influx_settings), letters, {},
+                              forecasts=store)
+    collector.start()
+    try:
+        assert wait_until(lambda: collector.counters.subscribed, 10)
+        today = received_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        good = {"issuer": "市气象台", "days": [
+            {"date": (today + timedelta(days=i)).isoformat(), "aqi": aqi}
+            for i, aqi in enumerate((210, 230, 120))]}
+        for topic, payload in (("lantian/v1/forecast/beijing", orjson.dumps(good)),
+                               ("lantian/v1/forecast/beijing", b"{not json"),
+                               ("lantian/v1/forecast/atlantis", orjson.dumps(good)),
+                               ("lantian/v1/forecast/beijing", b'{"days": [{"aqi": 900}]}')):
+            publisher.publish(topic, payload, qos=1).wait_for_publish(10)
+        assert wait_until(lambda: collector.counters.dead_letters_stored == 3, 15)
+        assert collector.counters.messages == 4
+    finally:
+        collector.stop()
+    reasons = sorted(letter.reason for letter in letters.list()[0])
+    assert reasons[0].startswith("forecast is invalid: days.0.date: Field required")
+    assert "forecast is not JSON" in reasons[1]
+    assert "no alert scheme configured for city 'atlantis'" in reasons[2]
+    event = service.evaluate("beijing", received_at)
+    assert event is not None and event.to_level == "orange" and "市气象台" in event.reason
