@@ -1,22 +1,14 @@
-"""The ledger (台账) as a table for people: CSV and XLSX with Chinese or English headers.
-
-CSV is written with a UTF-8 BOM so that spreadsheet programs open the Chinese text correctly.
-"""
+"""The ledger (台账) as a table for people: CSV and XLSX with Chinese or English headers."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Literal
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 from alerts.case_lifecycle import ACTIVE
 from alerts.case_models import Case
+from alerts.table_export import csv_bytes, xlsx_bytes
 
 Language = Literal["zh", "en"]
 # (key, Chinese header, English header)
@@ -72,27 +64,9 @@ def headers(lang: Language) -> list[str]:
 
 
 def ledger_csv(rows: Sequence[Sequence[object]], lang: Language) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers(lang))
-    writer.writerows(rows)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return csv_bytes(headers(lang), rows)
 
 
 def ledger_xlsx(rows: Sequence[Sequence[object]], lang: Language) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "台账" if lang == "zh" else "Ledger"
-    sheet.append(headers(lang))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(list(row))
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    for index, (key, _, _) in enumerate(COLUMNS, start=1):
-        width = 40 if key in ("title", "measures") else 16
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    widths = [40 if key in ("title", "measures") else 16 for key, _, _ in COLUMNS]
+    return xlsx_bytes(headers(lang), rows, "台账" if lang == "zh" else "Ledger", widths)

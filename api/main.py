@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (stations, outlets, cities, cases, case_actions, ledger, emergency,
                    dead_letters, health):
         app.include_router(module.router)
+    app.include_router(ledger.plans_router)
 
     @app.exception_handler(StoreUnavailable)
     async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:

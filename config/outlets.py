@@ -22,21 +22,42 @@ MINUTE_INTERVALS_MIN = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
 
 
 class EmergencyMembership(BaseModel):
-    """Membership of the heavy-pollution emission-reduction list (应急减排清单).
+    """Membership of the heavy-pollution emission-reduction list (应急减排清单): the outlet's
+    "one enterprise, one plan".
 
-    `reduction_pct` is the cut of emissions the enterprise committed to per alert level,
-    percent of its normal (baseline) emission.
+    `reduction_pct` is the cut committed per alert level, percent of the baseline; a level in
+    `stop_production` orders the outlet to stop. Baselines are the normal hourly emission:
+    `baseline_mgm3` at reference O2, `baseline_kg_h` as mass (concentration × flow).
     """
 
     listed: bool = False
     reduction_pct: dict[AlertLevel, float] = {}
+    stop_production: list[AlertLevel] = []
+    baseline_mgm3: dict[str, float] = {}
+    baseline_kg_h: dict[str, float] = {}
 
     @model_validator(mode="after")
     def _sane(self) -> EmergencyMembership:
         for level, pct in self.reduction_pct.items():
             if not 0 <= pct <= 100:
                 raise ValueError(f"reduction_pct[{level}]={pct} is not a percentage 0-100")
+        for name, baseline in (*self.baseline_mgm3.items(), *self.baseline_kg_h.items()):
+            if name not in LIMITED_POLLUTANTS or baseline <= 0:
+                raise ValueError(f"baseline for {name!r} must be a positive value of one of "
+                                 f"{', '.join(LIMITED_POLLUTANTS)}")
+        if self.listed and (self.reduction_pct or self.stop_production) and not (
+                self.baseline_mgm3 or self.baseline_kg_h or
+                set(self.stop_production) >= set(self.reduction_pct)):
+            raise ValueError("a listed outlet with required cuts needs a baseline "
+                             "(baseline_mgm3 or baseline_kg_h) to audit them against")
         return self
+
+    def required_cut(self, level: str) -> float | None:
+        """Share of the baseline to cut at `level` (1.0 = stop production); None: none."""
+        if level in self.stop_production:
+            return 1.0
+        pct = self.reduction_pct.get(level)  # type: ignore[call-overload]
+        return None if pct is None else pct / 100
 
 
 class Outlet(BaseModel):

@@ -120,3 +120,17 @@ def ledger_sessions(ledger_url: str):  # type: ignore[no-untyped-def]
     create_schema(engine)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def api_client(tmp_path: Path, influx_settings: InfluxSettings):  # type: ignore[no-untyped-def]
+    """The API on this test's InfluxDB database and a fresh SQLite ledger: (client, ledger URL)."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from config.settings import LedgerSettings, Settings
+
+    settings = Settings(influx=influx_settings,
+                        ledger=LedgerSettings(url=f"sqlite:///{tmp_path / 'api-ledger.db'}"))
+    with TestClient(create_app(settings)) as client:
+        yield client, settings.ledger.url

@@ -13,6 +13,8 @@ from alerts.accounts import Principal
 from alerts.case_models import Case
 from alerts.ledger_export import ledger_csv, ledger_rows, ledger_xlsx
 from alerts.ledger_stats import GroupBy, campaign_stats
+from alerts.reduction_plans import plan_headers, plan_rows
+from alerts.table_export import csv_bytes, xlsx_bytes
 from api.auth import Reader
 from api.deps import AppContext, Context
 from api.schemas import CampaignPublic, TallyPublic
@@ -73,3 +75,24 @@ def campaign(ctx: Context, who: Reader,
         days_left=None if stats.days_left is None else round(stats.days_left, 1), by=by,
         total=TallyPublic(**asdict(stats.total)),
         groups={k: TallyPublic(**asdict(v)) for k, v in stats.groups.items()})
+
+
+plans_router = APIRouter(prefix="/api/reduction-plans", tags=["emergency"])
+
+
+@plans_router.get("/export", summary="The emission-reduction list as CSV or XLSX",
+                  response_class=Response,
+                  responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
+def export_plans(ctx: Context, who: Reader,
+                 format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx",
+                 lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> Response:
+    outlets = [o for o in ctx.outlets.outlets
+               if who is None or who.can_see_enterprise(o.enterprise)]
+    headers, rows = plan_headers(lang), plan_rows(outlets, lang)
+    if format == "csv":
+        body, media = csv_bytes(headers, rows), "text/csv; charset=utf-8"
+    else:
+        body, media = xlsx_bytes(headers, rows, "应急减排清单" if lang == "zh"
+                                 else "Reduction plans"), XLSX
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="lantian-reduction-plans.{format}"'})

@@ -4,14 +4,7 @@ and no dead letters."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from fastapi.testclient import TestClient
 from support.api_users import token_for
-
-from api.main import create_app
-from config.settings import InfluxSettings, LedgerSettings, Settings
 
 PUBLIC = ("/api/stations", "/api/cities", "/api/health")
 # Alert levels are public (as published on MQTT); submitting a forecast needs a token.
@@ -20,21 +13,13 @@ OWN_MN = "020000B7700021E000214AA7"  # 京能热电示范厂 in config/outlets.y
 OTHER_MN = "030000C1100031F000318BB1"  # 首钢示范钢铁
 
 
-@pytest.fixture
-def client(tmp_path: Path, influx_settings: InfluxSettings):  # type: ignore[no-untyped-def]
-    settings = Settings(influx=influx_settings,
-                        ledger=LedgerSettings(url=f"sqlite:///{tmp_path / 'l.db'}"))
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client, settings.ledger.url
-
-
 def _concrete(path: str) -> str:
     return (path.replace("{station_id}", "Dongsi").replace("{city}", "beijing")
             .replace("{mn}", OWN_MN).replace("{case_id}", "1").replace("{name}", "x"))
 
 
-def test_every_non_public_endpoint_needs_a_token(client) -> None:  # type: ignore[no-untyped-def]
-    client, _ = client
+def test_every_non_public_endpoint_needs_a_token(api_client) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api_client
     paths = client.get("/openapi.json").json()["paths"]
     checked = 0
     for path, operations in paths.items():
@@ -50,8 +35,8 @@ def test_every_non_public_endpoint_needs_a_token(client) -> None:  # type: ignor
     assert checked >= 14  # outlets, enterprises, cases, actions, events, ledger, dead letters
 
 
-def test_enterprise_users_see_only_their_own_enterprise(client) -> None:  # type: ignore[no-untyped-def]
-    client, ledger_url = client
+def test_enterprise_users_see_only_their_own_enterprise(api_client) -> None:  # type: ignore[no-untyped-def]
+    client, ledger_url = api_client
     own = {"Authorization": f"Bearer {token_for(ledger_url, 'enterprise', '京能热电示范厂')}"}
     outlets = client.get("/api/outlets", headers=own).json()
     assert {o["enterprise"] for o in outlets["data"]} == {"京能热电示范厂"}
