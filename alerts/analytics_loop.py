@@ -20,7 +20,7 @@ from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
-from alerts.window_plan import plan_window
+from alerts.window_plan import IncrementalWindow
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
 from analytics.city_aqi import city_means
 from analytics.daily_means import DailyMeans, closed_days, daily_means
@@ -99,18 +99,18 @@ class AnalyticsLoop:
         self.notifier = notifier
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
-        self._watermark_s: int | None = None
-        self._last_latest_s: int | None = None
+        self.position = IncrementalWindow(lookback_days=settings.analytics.lookback_days,
+                                          max_window_days=settings.analytics.max_window_days,
+                                          tz=self.tz)
 
     def run_once(self) -> CycleReport | None:
         """One cycle; None when there is no data yet, or nothing new since the last cycle
         (no newer reading and no backlog), so an idle system does no work."""
         latest_s = self.store.latest_time_s(STATION_MEASUREMENT)
-        if latest_s is None or (latest_s == self._last_latest_s and self._watermark_s is None):
+        plan = self.position.next(latest_s)
+        if plan is None or latest_s is None:
             return None
         cfg = self.settings.analytics
-        plan = plan_window(latest_s, self._watermark_s, lookback_days=cfg.lookback_days,
-                           max_window_days=cfg.max_window_days, tz=self.tz)
         window = self._valid_hourly_window(plan.start_s, plan.end_s)
         tz_name = self.settings.timezone
         lines = aqi_lines(STATION_AQI_MEASUREMENT, "station", window.sources, window.times,
@@ -130,8 +130,7 @@ class AnalyticsLoop:
         changes = self.cases.record_findings(findings, now)
         if changes and self.notifier is not None:
             self.notifier.notify(changes, now)
-        self._watermark_s = plan.next_watermark_s
-        self._last_latest_s = latest_s
+        self.position.done(plan, latest_s)
         return CycleReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
                            sum(c.opened for c in changes), sum(not c.opened for c in changes))
 

@@ -17,9 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from alerts.case_lifecycle import OPEN
 from alerts.ledger_db import Base, UtcDateTime
 
-CASE_OPEN = "open"
 ORIGINS = ("finding", "inspection", "complaint")
 
 
@@ -34,7 +34,7 @@ class Case(Base):
     source: Mapped[str] = mapped_column(String(128), index=True)
     source_kind: Mapped[str] = mapped_column(String(16), default="station")
     problem_type: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=CASE_OPEN, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=OPEN, index=True)
     open_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
     title: Mapped[str] = mapped_column(String(300))
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from alerts.case_lifecycle import CLOSED
-from alerts.case_models import CASE_OPEN, Case, FindingRecord
+from alerts.case_lifecycle import CLOSED, OPEN
+from alerts.case_models import Case, FindingRecord
 from alerts.case_workflow import SYSTEM, add_event, deadline_for, open_key, reopen
 from analytics.findings import Finding
 from config.settings import CaseSettings
@@ -127,7 +127,7 @@ class CaseRepository:
                     source=first.source, pollutant=first.pollutant, type=first.type)
             case = Case(
                 source=first.source, source_kind=source_kind, problem_type=first.type,
-                status=CASE_OPEN, open_key=key, title=title[:300],
+                status=OPEN, open_key=key, title=title[:300],
                 opened_at=now, updated_at=now, finding_count=0,
                 first_start=min(f.start for f in group), last_end=max(f.end for f in group),
                 max_score=0.0, origin="finding", category="", grid="",

@@ -18,7 +18,7 @@ import numpy as np
 
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseRepository
-from alerts.window_plan import plan_window
+from alerts.window_plan import IncrementalWindow
 from analytics.emission_exceedance import detect_emission_exceedance
 from analytics.emission_hourly import BASIS_NAMES, HourlyEmissions, hourly_emissions
 from analytics.findings import Finding
@@ -79,8 +79,9 @@ class EmissionJudge:
         self.notifier = notifier
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
-        self._watermark_s: int | None = None
-        self._last_latest_s: int | None = None
+        self.position = IncrementalWindow(lookback_days=settings.analytics.lookback_days,
+                                          max_window_days=settings.analytics.max_window_days,
+                                          tz=self.tz)
 
     def _latest_s(self) -> int | None:
         times = [self.store.latest_time_s(m) for m in SOURCE_MEASUREMENTS]
@@ -90,11 +91,9 @@ class EmissionJudge:
     def run_once(self) -> EmissionReport | None:
         """One cycle; None when there is no HJ 212 data or nothing new since the last cycle."""
         latest_s = self._latest_s()
-        if latest_s is None or (latest_s == self._last_latest_s and self._watermark_s is None):
+        plan = self.position.next(latest_s)
+        if plan is None or latest_s is None:
             return None
-        cfg = self.settings.analytics
-        plan = plan_window(latest_s, self._watermark_s, lookback_days=cfg.lookback_days,
-                           max_window_days=cfg.max_window_days, tz=self.tz)
         hours = self.hourly(plan.start_s, plan.end_s)
         lines = self.hour_lines(hours, self.reported_conversion(hours, plan.start_s, plan.end_s))
         for start in range(0, len(lines), self.settings.influx.batch_size):
@@ -110,8 +109,7 @@ class EmissionJudge:
             if f.source in self.outlets else None)
         if changes and self.notifier is not None:
             self.notifier.notify(changes, now)
-        self._watermark_s = plan.next_watermark_s
-        self._last_latest_s = latest_s
+        self.position.done(plan, latest_s)
         return EmissionReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
                               sum(c.opened for c in changes), sum(not c.opened for c in changes))
 

@@ -45,3 +45,27 @@ def plan_window(latest_s: int, watermark_s: int | None, *, lookback_days: int,
     end = min(newest_end, start + max_window_days * DAY_S)
     watermark = None if end >= newest_end else local_midnight_s(end - 1, tz)
     return WindowPlan(start, end, watermark)
+
+
+class IncrementalWindow:
+    """The data-time position of one incremental loop: which window to read next, and whether
+    there is anything new at all (no newer data and no backlog: an idle cycle does no work)."""
+
+    def __init__(self, *, lookback_days: int, max_window_days: int, tz: ZoneInfo) -> None:
+        self.lookback_days = lookback_days
+        self.max_window_days = max_window_days
+        self.tz = tz
+        self._watermark_s: int | None = None
+        self._last_latest_s: int | None = None
+
+    def next(self, latest_s: int | None) -> WindowPlan | None:
+        """The window to read given the newest data time; None when there is nothing to do."""
+        if latest_s is None or (latest_s == self._last_latest_s and self._watermark_s is None):
+            return None
+        return plan_window(latest_s, self._watermark_s, lookback_days=self.lookback_days,
+                           max_window_days=self.max_window_days, tz=self.tz)
+
+    def done(self, plan: WindowPlan, latest_s: int) -> None:
+        """Record a cycle that completed `plan` (not called when the cycle failed)."""
+        self._watermark_s = plan.next_watermark_s
+        self._last_latest_s = latest_s
