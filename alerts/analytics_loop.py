@@ -20,13 +20,14 @@ from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
-from alerts.window_plan import IncrementalWindow
+from alerts.window_plan import DAY_S, IncrementalWindow, local_midnight_s
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
 from analytics.city_aqi import city_means
 from analytics.daily_means import DailyMeans, closed_days, daily_means
 from analytics.exceedance import detect_exceedance
 from analytics.hourly_validity import mask_short_hours, min_values_per_hour
 from analytics.ozone_daily import o3_daily_max_1h, o3_daily_max_8h
+from analytics.rolling_daily_aqi import rolling_24h_aqi
 from analytics.series_window import SeriesWindow
 from config.settings import Settings
 from config.stations import POLLUTANTS, StationRegister
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 STATION_AQI_MEASUREMENT = "station_aqi"
 CITY_AQI_MEASUREMENT = "city_aqi"
 STATION_DAILY_MEASUREMENT = "station_daily"
+CITY_DAILY_MEASUREMENT = "city_daily"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +113,26 @@ class AnalyticsLoop:
         if plan is None or latest_s is None:
             return None
         cfg = self.settings.analytics
-        window = self._valid_hourly_window(plan.start_s, plan.end_s)
+        # One local day more than planned, so the first hours of the plan have the 24 h of
+        # history their "any 24 h" city AQI needs (re-judging that day is idempotent).
+        window = self._valid_hourly_window(local_midnight_s(plan.start_s - DAY_S, self.tz),
+                                           plan.end_s)
         tz_name = self.settings.timezone
         lines = aqi_lines(STATION_AQI_MEASUREMENT, "station", window.sources, window.times,
                           hourly_aqi(window, tz_name))
         city_window, city_counts = city_means(window, self.city_of_station)
-        city_extra = {"stations": city_counts.astype(float), **city_window.values}
+        rolling = rolling_24h_aqi(city_window, tz_name, min_hours=cfg.min_hours_per_day)
+        city_extra = {"stations": city_counts.astype(float), **city_window.values,
+                      "aqi_24h": rolling.aqi, "level_24h": rolling.level.astype(float),
+                      "primary_24h": np.where(np.isnan(rolling.aqi), None, rolling.primary)}
         lines += aqi_lines(CITY_AQI_MEASUREMENT, "city", city_window.sources, city_window.times,
                            hourly_aqi(city_window, tz_name), city_extra)
         daily = daily_means(window, tz_name, min_hours=cfg.min_hours_per_day)
-        lines += self._daily_lines(window, daily, latest_s)
+        lines += self._daily_lines(STATION_DAILY_MEASUREMENT, "station", window, daily,
+                                   latest_s)
+        city_daily = daily_means(city_window, tz_name, min_hours=cfg.min_hours_per_day)
+        lines += self._daily_lines(CITY_DAILY_MEASUREMENT, "city", city_window, city_daily,
+                                   latest_s)
         for start in range(0, len(lines), self.settings.influx.batch_size):
             self.store.write_lines(lines[start:start + self.settings.influx.batch_size])
 
@@ -134,17 +146,17 @@ class AnalyticsLoop:
         return CycleReport(plan.start_s, plan.end_s, latest_s, len(lines), len(findings),
                            sum(c.opened for c in changes), sum(not c.opened for c in changes))
 
-    def _daily_lines(self, window: SeriesWindow, daily: DailyMeans, latest_s: int
-                     ) -> list[str]:
+    def _daily_lines(self, measurement: str, tag: str, window: SeriesWindow, daily: DailyMeans,
+                     latest_s: int) -> list[str]:
         """Daily AQI of every closed local day in the window (HJ 633 daily columns on GB 3095
-        valid daily means), with the means and valid hours as evidence of the figure."""
+        valid daily means), with the means and valid hours as evidence of the figure. A city's
+        daily means are those of its hourly city means (the station average of each hour)."""
         closed = closed_days(daily, np.datetime64(latest_s, "s"))
         result = daily_aqi(daily, o3_daily_max_8h(window, daily), o3_daily_max_1h(window, daily))
         result = replace(result, aqi=np.where(closed[None, :], result.aqi, np.nan))
         extra = {**{f"{p}_mean": m for p, m in daily.means.items()},
                  **{f"{p}_hours": h.astype(float) for p, h in daily.valid_hours.items()}}
-        return aqi_lines(STATION_DAILY_MEASUREMENT, "station", daily.sources,
-                         daily.day_start_utc, result, extra)
+        return aqi_lines(measurement, tag, daily.sources, daily.day_start_utc, result, extra)
 
     def _valid_hourly_window(self, start_s: int, end_s: int) -> SeriesWindow:
         """Hourly means of valid-flagged values, NaN where the hour is not covered ≥ 45 min."""

@@ -113,6 +113,9 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
     assert report.cases_opened == 1 and report.findings == 1
     assert store.count("station_aqi", "aqi") == 49 * 3 - 5 - 12  # flagged hours have no AQI
     assert store.count("city_aqi", "aqi") == 49
+    # AQI over any 24 h: from the 20th hour on (GB 3095: 20 valid hours make a 24-h value)
+    assert store.count("city_aqi", "aqi_24h") == 49 - 19
+    assert store.count("city_daily", "aqi") == 2  # the two closed local days
     assert loop.run_once() is None  # nothing new: an idle cycle does nothing
     # a fresh loop (a restart) re-judges the same days and opens nothing new
     again = AnalyticsLoop(settings, store, CaseRepository(sessions), register).run_once()
@@ -153,6 +156,16 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
         assert series.json()["count"] == 19
         city = client.get("/api/cities/testcity/aqi").json()
         assert city["stations"] == 3 and city["latest"]["aqi"] is not None
+        city_days = client.get("/api/cities/testcity/daily",
+                               params={"start": "2016-12-01T00:00:00+08:00",
+                                       "end": "2016-12-03T00:00:00+08:00"}).json()
+        assert [p["time"] for p in city_days["points"]] == [
+            "2016-12-01T00:00:00+08:00", "2016-12-02T00:00:00+08:00"]
+        # the 24 h ending with 23:00 of day two are day two: same AQI both ways
+        closing = next(p for p in city["series"]["points"]
+                       if p["time"] == "2016-12-02T23:00:00+08:00")
+        assert closing["aqi_24h"] == city_days["points"][1]["aqi"] is not None
+        assert client.get("/api/cities/nowhere/daily").status_code == 404
 
         letters = client.get("/api/dead-letters").json()
         assert letters["count"] == 2
