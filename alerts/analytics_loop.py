@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -33,6 +34,9 @@ from config.settings import Settings
 from config.stations import POLLUTANTS, StationRegister
 from ingest.influx_store import InfluxStore
 from ingest.line_protocol import STATION_MEASUREMENT, format_point
+
+if TYPE_CHECKING:  # the forecaster reads what this loop writes, so it imports from here
+    from alerts.emergency_forecaster import StatisticalForecaster
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +89,13 @@ class AnalyticsLoop:
                  emissions: EmissionJudge | None = None,
                  workflow: CaseWorkflow | None = None,
                  notifications: CaseNotifications | None = None,
-                 emergency: EmergencyService | None = None) -> None:
+                 emergency: EmergencyService | None = None,
+                 forecaster: StatisticalForecaster | None = None) -> None:
         self.settings = settings
         self.emergency = emergency
+        # Statistical forecasts for each new hour of city AQI (and, on a data-time basis,
+        # the level decided hour by hour).
+        self.forecaster = forecaster
         self.notifications = notifications
         # Deadlines, escalation and look-back expiry run on this loop's clock, each cycle.
         self.workflow = workflow
@@ -199,7 +207,12 @@ class AnalyticsLoop:
                     self.notifications.dispatch(self.clock())
                 except Exception:
                     log.exception("case notifications failed; retrying next interval")
-            if self.emergency is not None:
+            if self.forecaster is not None:
+                try:
+                    self.forecaster.run_once()
+                except Exception:
+                    log.exception("statistical forecast failed; retrying next interval")
+            if self.emergency is not None and self.settings.emergency.time_basis == "wall":
                 for jurisdiction in self.emergency.register.jurisdictions:
                     try:
                         event = self.emergency.evaluate(jurisdiction.city, self.clock())

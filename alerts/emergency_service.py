@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.emergency_models import AqiForecast, EmergencyAlert, EmergencyEvent
@@ -42,12 +42,17 @@ class EmergencyState:
 
 class EmergencyService:
     def __init__(self, sessions: sessionmaker, register: EmergencyRegister, tz: str,
-                 publish: Publish | None = None, official_valid_h: float = 36.0) -> None:
+                 publish: Publish | None = None, official_valid_h: float = 36.0,
+                 min_hold_h: float = 0.0) -> None:
         self._sessions = sessions
         self.register = register
         self.tz = ZoneInfo(tz)
         self.publish = publish
         self.official_valid = timedelta(hours=official_valid_h)
+        # An alert is not downgraded or lifted sooner than this after its last change, so a
+        # forecast hovering around a threshold does not make the level flap hour by hour
+        # (upgrades are never held back).
+        self.min_hold = timedelta(hours=min_hold_h)
 
     def submit_forecast(self, city: str, days: Sequence[tuple[date, float]], *, source: str,
                         issuer: str, now: datetime) -> int:
@@ -105,6 +110,12 @@ class EmergencyService:
             current = alert.level if alert else None
             if level == current:
                 return None
+            if alert is not None and current is not None and (
+                    level is None or LEVEL_RANK[level] < LEVEL_RANK[current]):
+                last_change = session.scalar(select(func.max(EmergencyEvent.at)).where(
+                    EmergencyEvent.alert_id == alert.id))
+                if last_change is not None and now - last_change < self.min_hold:
+                    return None
             basis = (f"{forecast.source} forecast {forecast.id} by {forecast.issuer}: "
                      + ", ".join(f"{d['date']} AQI {d['aqi']:g}" for d in ahead)
                      if forecast else "no forecast")

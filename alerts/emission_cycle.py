@@ -34,7 +34,12 @@ from ingest.line_protocol import format_point
 log = logging.getLogger(__name__)
 
 OUTLET_HOUR_MEASUREMENT = "outlet_hour"
-RAW_FIELDS = (*LIMITED_POLLUTANTS, "o2")
+# Process signals: production goes on unchanged while flow, O2 and temperature stay put, and
+# flow turns a concentration into a mass rate. Hourly means by the same basis priority.
+PROCESS_FIELDS = ("flow", "temperature", "o2")
+RAW_FIELDS = (*LIMITED_POLLUTANTS, *PROCESS_FIELDS)
+# mg/m³ × m³/s → kg/h: × 3600 s/h ÷ 10⁶ mg/kg.
+KG_H_PER_MGM3_M3S = 3600 / 1e6
 SOURCE_MEASUREMENTS = tuple(measurement_of(k) for k in ("minute", "rtd", "hourly"))
 
 
@@ -94,8 +99,9 @@ class EmissionJudge:
         plan = self.position.next(latest_s)
         if plan is None or latest_s is None:
             return None
-        hours = self.hourly(plan.start_s, plan.end_s)
-        lines = self.hour_lines(hours, self.reported_conversion(hours, plan.start_s, plan.end_s))
+        hours, process = self.hourly(plan.start_s, plan.end_s)
+        lines = self.hour_lines(hours, self.reported_conversion(hours, plan.start_s, plan.end_s),
+                                process)
         for start in range(0, len(lines), self.settings.influx.batch_size):
             self.store.write_lines(lines[start:start + self.settings.influx.batch_size])
         limits = {p: np.array([self.outlets[s].limits.get(p, np.nan) if s in self.outlets
@@ -124,8 +130,9 @@ class EmissionJudge:
             and self.outlets[s].reference_o2 is not None else np.nan for s in sources
         ], dtype=float)
 
-    def hourly(self, start_s: int, end_s: int) -> HourlyEmissions:
-        """Hourly values over [start_s, end_s) from minute, real-time and reported data."""
+    def hourly(self, start_s: int, end_s: int) -> tuple[HourlyEmissions, HourlyEmissions]:
+        """Hourly pollutant values over [start_s, end_s) from minute, real-time and reported
+        data, and the process signals (flow m³/s, temperature °C, O2 %) the same way."""
         valid = self.settings.emissions.valid_flags
         mns = list(self.outlets)
         minute, rtd, reported = (
@@ -140,10 +147,14 @@ class EmissionJudge:
                              else 60 for s in sources])
         rtd_s = np.array([self.outlets[s].rtd_interval_s if s in self.outlets else 60
                           for s in sources])
-        return hourly_emissions(minute, rtd, reported,
-                                needed_minute=min_values_per_hour(minute_s, min_minutes),
-                                needed_rtd=min_values_per_hour(rtd_s, min_minutes),
-                                reference_o2=self._reference_o2(sources))
+        needed = {"needed_minute": min_values_per_hour(minute_s, min_minutes),
+                  "needed_rtd": min_values_per_hour(rtd_s, min_minutes)}
+        pollutants = hourly_emissions(minute, rtd, reported, **needed,
+                                      reference_o2=self._reference_o2(sources))
+        process = hourly_emissions(minute, rtd, reported, **needed,
+                                   reference_o2=np.full(len(sources), np.nan),
+                                   pollutants=PROCESS_FIELDS)
+        return pollutants, process
 
     def reported_conversion(self, hours: HourlyEmissions, start_s: int, end_s: int
                             ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -162,10 +173,15 @@ class EmissionJudge:
         return checks
 
     def hour_lines(self, hours: HourlyEmissions,
-                   checks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> list[str]:
+                   checks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                   process: HourlyEmissions | None = None) -> list[str]:
         """``outlet_hour`` points: per pollutant the measured and converted hourly value, the O2
         used, the basis, the valid values behind it and its limit; where the unit reported its
-        own converted hourly value, that value and whether it disagrees with ours."""
+        own converted hourly value, that value and whether it disagrees with ours; with
+        `process`, the hour's flow (m³/s), temperature (°C) and O2 (%), and per pollutant the
+        mass rate ``{p}_kg_h`` = measured concentration × flow (both dry, standard state)."""
+        flow = (process.measured["flow"] if process is not None and "flow" in process.measured
+                else np.full((len(hours.sources), len(hours.times)), np.nan))
         starts = hours.times.astype("int64")
         lines = []
         for row, mn in enumerate(hours.sources):
@@ -187,6 +203,11 @@ class EmissionJudge:
                     if checks and p in checks and not np.isnan(checks[p][0][row, col]):
                         fields[f"{p}_zs_reported"] = checks[p][0][row, col]
                         fields[f"{p}_zs_mismatch"] = bool(checks[p][1][row, col])
+                    fields[f"{p}_kg_h"] = (hours.measured[p][row, col] * flow[row, col]
+                                           * KG_H_PER_MGM3_M3S)
+                if process is not None:
+                    for name in process.pollutants:
+                        fields[f"process_{name}"] = process.measured[name][row, col]
                 lines.append(format_point(OUTLET_HOUR_MEASUREMENT, {"mn": mn}, fields,
                                           int(starts[col])))
         return lines

@@ -10,6 +10,7 @@ FINDING_TYPES = frozenset(
     {
         "exceedance", "impossible_value", "flatline", "low_variance", "bunching",
         "neighbor_divergence", "dilution", "copy_paste", "gap_at_peak", "flag_abuse", "step_drop",
+        "reduction_shortfall",
     }
 )
 

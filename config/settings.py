@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -93,6 +94,44 @@ class AnalyticsSettings(BaseModel):
     # the analyser's range (a real high value). F stopped, M maintenance, D fault,
     # C calibration and B communication fault are invalid for statistics.
     valid_flags: str = Field("NST", pattern=r"^[NFMSDCTB]+$")
+
+
+class EmergencySettings(BaseModel):
+    """Heavy-pollution alerts: the statistical fallback forecast, the clock levels are decided
+    on, and the audit of enterprises' emission cuts while an alert is active."""
+
+    # wall: decide levels at the current time (live). data: at the time of the newest city
+    # data, hour by hour (replays of history, e.g. `lantian replay-emergency`).
+    time_basis: Literal["wall", "data"] = "wall"
+    # An official forecast is used while younger than this; otherwise the statistical one.
+    official_valid_h: float = Field(36.0, gt=0)
+    # No downgrade or lift sooner than this after the last level change (no flapping).
+    min_hold_h: float = Field(12.0, ge=0)
+    statistical_forecast: bool = True
+    horizon_days: int = Field(3, ge=1, le=10)
+    fit_days: int = Field(60, ge=7, le=730)
+    min_fit_pairs: int = Field(14, ge=2)
+    # On start-up, statistical forecasts are made for at most this much recent data.
+    catchup_days: float = Field(2.0, gt=0)
+    # Compliance audit: relative slack on baseline × (1 − cut), shortest shortfall worth a
+    # finding, and the step_drop test (a drop of ≥ min_drop against the reference hours
+    # before the alert while flow and temperature stay within their tolerance, O2 within pp).
+    audit_tolerance: float = Field(0.05, ge=0, le=1)
+    # Hours an enterprise has after an alert is issued or raised before the cut is audited.
+    audit_grace_h: float = Field(0.0, ge=0, le=48)
+    audit_min_run_hours: int = Field(2, ge=1)
+    step_reference_hours: int = Field(24, ge=3)
+    step_min_drop: float = Field(0.3, gt=0, lt=1)
+    step_flow_tolerance: float = Field(0.1, gt=0)
+    step_temperature_tolerance: float = Field(0.1, gt=0)
+    step_o2_tolerance_pp: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fit_window(self) -> EmergencySettings:
+        if self.min_fit_pairs >= self.fit_days:
+            raise ValueError(f"emergency.min_fit_pairs ({self.min_fit_pairs}) must be below "
+                             f"emergency.fit_days ({self.fit_days})")
+        return self
 
 
 class GatewaySettings(BaseModel):
@@ -230,6 +269,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     collector: CollectorSettings = CollectorSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    emergency: EmergencySettings = EmergencySettings()
     gateway: GatewaySettings = GatewaySettings()
     emissions: EmissionSettings = EmissionSettings()
     cases: CaseSettings = CaseSettings()

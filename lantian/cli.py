@@ -58,6 +58,54 @@ def check_config() -> None:
                f"in {settings.outlets_file}")
 
 
+@app.command("replay-emergency")
+def replay_emergency(
+    start: Annotated[str, typer.Option(help="first local day shown (YYYY-MM-DD)")] = "2015-11-01",
+    end: Annotated[str, typer.Option(help="local day after the last shown")] = "2016-01-01",
+    city: str = "beijing",
+    warmup_days: Annotated[int, typer.Option(help="days replayed before start to fit the "
+                                                  "statistical forecast")] = 30,
+    out: Annotated[Path, typer.Option(help="folder for the chart and page")] = Path("docs"),
+    name: Annotated[str, typer.Option(help="file stem of chart and page")] = "emergency_replay",
+    data: Annotated[Path | None, typer.Option(help="Beijing CSV (default ../shared/data)")]
+    = None,
+) -> None:
+    """Replay the Beijing data through a private broker, InfluxDB and ledger; draw the alert
+    periods the pipeline decides against the observed AQI (chart and Markdown in `out`)."""
+    import tempfile
+    from datetime import date
+
+    from config.settings import EmergencySettings, InfluxSettings, LedgerSettings, MqttSettings
+    from lantian.emergency_replay import replay_emergency as run_replay
+    from lantian.local_services import start_influxdb, start_mosquitto
+    from lantian.replay_report import draw_chart, write_markdown
+
+    setup_logging()
+    base = load_settings()
+    with tempfile.TemporaryDirectory(prefix="lantian-replay-") as tmp:
+        run_dir = Path(tmp)
+        broker, influx = start_mosquitto(run_dir), start_influxdb(run_dir)
+        try:
+            settings = base.model_copy(update={
+                "mqtt": MqttSettings(host=broker.host, port=broker.port),
+                "influx": InfluxSettings(url=f"http://{influx.host}:{influx.port}",
+                                         database="lantian_replay"),
+                "ledger": LedgerSettings(url=f"sqlite:///{run_dir / 'ledger.db'}"),
+                "emergency": EmergencySettings(**{**base.emergency.model_dump(),
+                                                  "time_basis": "data"}),
+            })
+            result = run_replay(settings, date.fromisoformat(start), date.fromisoformat(end),
+                                city=city, warmup_days=warmup_days, data_path=data)
+        finally:
+            influx.stop()
+            broker.stop()
+    chart = draw_chart(result, out / f"{name}.png", base.timezone)
+    page = write_markdown(result, out / f"{name}.md", chart, base.timezone,
+                          f"lantian replay-emergency --start {start} --end {end}")
+    typer.echo(f"{result.readings} readings, {result.forecasts} forecasts, "
+               f"{len(result.periods)} alert periods → {chart}, {page}")
+
+
 @app.command("ledger-revision")
 def ledger_revision(message: Annotated[str, typer.Argument(help="what the change does")]) -> None:
     """Write a new ledger migration from the difference between the models and the newest

@@ -11,6 +11,7 @@ from alerts.analytics_loop import AnalyticsLoop
 from alerts.case_notifications import MQTT_CHANNEL, CaseNotifications, Channel, webhook_sender
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
+from alerts.emergency_forecaster import StatisticalForecaster
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
@@ -112,13 +113,19 @@ def run_analytics(settings: Settings) -> None:
     channels = [Channel(MQTT_CHANNEL, notifier.publish_case_event)] if notify.mqtt else []
     channels += [Channel(f"webhook:{hook.url}", webhook_sender(hook.url, hook.timeout_s),
                          frozenset(hook.actions)) for hook in notify.webhooks]
+    schemes = load_emergency(settings.emergency_file)
+    emergency = EmergencyService(sessions, schemes, settings.timezone,
+                                 publish=notifier.publish_emergency,
+                                 official_valid_h=settings.emergency.official_valid_h,
+                                 min_hold_h=settings.emergency.min_hold_h)
     loop = AnalyticsLoop(settings, store, cases, stations, notifier, emissions=emissions,
                          workflow=CaseWorkflow(sessions, settings.cases),
                          notifications=CaseNotifications(sessions, notify, channels),
-                         emergency=EmergencyService(sessions,
-                                                    load_emergency(settings.emergency_file),
-                                                    settings.timezone,
-                                                    publish=notifier.publish_emergency))
+                         emergency=emergency,
+                         forecaster=StatisticalForecaster(
+                             store, emergency, [j.city for j in schemes.jurisdictions],
+                             settings.emergency, settings.timezone)
+                         if settings.emergency.statistical_forecast else None)
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)
     loop.run_forever(stop)
     notifier.close()

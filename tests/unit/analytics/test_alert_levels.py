@@ -54,7 +54,9 @@ def test_national_2018_scheme(national_2018, forecast: list[float],  # type: ign
 def test_many_cities_at_once_and_the_scheme_in_force_by_date() -> None:
     beijing = load_emergency(CONFIG).for_city("beijing")
     assert beijing is not None
-    assert beijing.scheme_on(date(2017, 12, 31)) is None
+    assert beijing.scheme_on(date(2013, 10, 16)) is None
+    assert beijing.scheme_on(date(2017, 12, 31)).name == "beijing-2013"  # type: ignore[union-attr]
+    assert beijing.scheme_on(date(2018, 1, 1)).name == "national-2018"  # type: ignore[union-attr]
     revised = beijing.scheme_on(date(2026, 11, 23))
     assert revised is not None and revised.name == "national-2024" and not revised.confirmed
     scheme = scheme_from_config(revised)
