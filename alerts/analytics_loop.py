@@ -37,6 +37,7 @@ from ingest.line_protocol import STATION_MEASUREMENT, format_point
 
 if TYPE_CHECKING:  # the forecaster reads what this loop writes, so it imports from here
     from alerts.emergency_forecaster import StatisticalForecaster
+    from alerts.reduction_audit import ReductionAuditor
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,16 @@ class AnalyticsLoop:
                  workflow: CaseWorkflow | None = None,
                  notifications: CaseNotifications | None = None,
                  emergency: EmergencyService | None = None,
-                 forecaster: StatisticalForecaster | None = None) -> None:
+                 forecaster: StatisticalForecaster | None = None,
+                 auditor: ReductionAuditor | None = None) -> None:
         self.settings = settings
         self.emergency = emergency
         # Statistical forecasts for each new hour of city AQI (and, on a data-time basis,
         # the level decided hour by hour).
         self.forecaster = forecaster
+        # While an alert is in force (and for the look-back after), the listed enterprises'
+        # emission cuts are audited each cycle.
+        self.auditor = auditor
         self.notifications = notifications
         # Deadlines, escalation and look-back expiry run on this loop's clock, each cycle.
         self.workflow = workflow
@@ -221,4 +226,12 @@ class AnalyticsLoop:
                     except Exception:
                         log.exception("alert level of %s failed; retrying next interval",
                                       jurisdiction.city)
+            if self.auditor is not None:
+                try:
+                    for change in self.auditor.run_once():
+                        if change.opened:
+                            log.info("reduction audit: case %s (%s at %s)", change.case_id,
+                                     change.problem_type, change.source)
+                except Exception:
+                    log.exception("reduction audit failed; retrying next interval")
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))

@@ -14,6 +14,7 @@ from alerts.accounts import Accounts
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
+from alerts.reduction_audit import ReductionAuditor
 from config.outlets import OutletRegister
 from config.settings import Settings
 from config.stations import StationRegister
@@ -33,6 +34,7 @@ class AppContext:
     workflow: CaseWorkflow
     accounts: Accounts
     emergency: EmergencyService
+    compliance: ReductionAuditor
 
     @property
     def tz(self) -> ZoneInfo:

@@ -14,6 +14,7 @@ from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
+from alerts.reduction_audit import ReductionAuditor
 from api.deps import AppContext
 from api.routes import (
     case_actions,
@@ -21,6 +22,7 @@ from api.routes import (
     cities,
     dead_letters,
     emergency,
+    emergency_compliance,
     health,
     ledger,
     outlets,
@@ -41,14 +43,17 @@ def build_context(settings: Settings) -> AppContext:
     engine = make_engine(settings.ledger.url)
     create_schema(engine)
     sessions = make_session_factory(engine)
+    outlets = load_outlets(settings.outlets_file)
+    store = InfluxStore(settings.influx)
+    cases = CaseRepository(sessions, settings.cases)
     return AppContext(
         settings=settings, stations=load_stations(settings.stations_file),
-        outlets=load_outlets(settings.outlets_file),
-        store=InfluxStore(settings.influx), engine=engine,
-        cases=CaseRepository(sessions, settings.cases), dead_letters=DeadLetterStore(sessions),
+        outlets=outlets, store=store, engine=engine, cases=cases,
+        dead_letters=DeadLetterStore(sessions),
         workflow=CaseWorkflow(sessions, settings.cases), accounts=Accounts(sessions),
         emergency=EmergencyService(sessions, load_emergency(settings.emergency_file),
                                    settings.timezone),
+        compliance=ReductionAuditor(settings, store, cases, sessions, outlets),
     )
 
 
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "Times are ISO 8601 in the bureau's local offset.",
     )
     for module in (stations, outlets, cities, cases, case_actions, ledger, emergency,
-                   dead_letters, health):
+                   emergency_compliance, dead_letters, health):
         app.include_router(module.router)
     app.include_router(ledger.plans_router)
 

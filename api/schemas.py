@@ -323,3 +323,26 @@ class EmergencyPublic(BaseModel):
     alert_id: int | None
     since: datetime | None
     history: list[EmergencyEventPublic]
+
+
+class ComplianceOutletPublic(BaseModel):
+    mn: str
+    name: str
+    enterprise: str
+    status: str  # compliant, not_compliant, no_data, not_required
+    required_hours: int
+    data_hours: int
+    over_hours: int
+    required_cut_pct: dict[str, float]
+    findings: list[dict[str, Any]]
+
+
+class ComplianceReportPublic(BaseModel):
+    alert_id: int
+    city: str
+    levels: list[str]
+    start: datetime
+    end: datetime
+    active: bool
+    counts: dict[str, int]
+    outlets: list[ComplianceOutletPublic]

@@ -15,6 +15,7 @@ from alerts.emergency_forecaster import StatisticalForecaster
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
+from alerts.reduction_audit import ReductionAuditor
 from config.emergency import load_emergency
 from config.outlets import load_outlets
 from config.settings import Settings
@@ -107,8 +108,8 @@ def run_analytics(settings: Settings) -> None:
     notifier = MqttAlertPublisher(settings.mqtt)
     sessions = make_session_factory(engine)
     cases = CaseRepository(sessions, settings.cases)
-    emissions = EmissionJudge(settings, store, cases, load_outlets(settings.outlets_file),
-                              notifier)
+    outlets = load_outlets(settings.outlets_file)
+    emissions = EmissionJudge(settings, store, cases, outlets, notifier)
     notify = settings.notifications
     channels = [Channel(MQTT_CHANNEL, notifier.publish_case_event)] if notify.mqtt else []
     channels += [Channel(f"webhook:{hook.url}", webhook_sender(hook.url, hook.timeout_s),
@@ -125,7 +126,9 @@ def run_analytics(settings: Settings) -> None:
                          forecaster=StatisticalForecaster(
                              store, emergency, [j.city for j in schemes.jurisdictions],
                              settings.emergency, settings.timezone)
-                         if settings.emergency.statistical_forecast else None)
+                         if settings.emergency.statistical_forecast else None,
+                         auditor=ReductionAuditor(settings, store, cases, sessions, outlets,
+                                                  notifier))
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)
     loop.run_forever(stop)
     notifier.close()

@@ -38,7 +38,10 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "step_drop": {"ratio": 0.35},
     "copy_paste": {"source_offset_days": -1},
     "impossible_value": {"mode": "negative", "value": -20.0},
+    "emission_cut": {"cut": 0.35},
 }
+# Real behaviour, not manipulation: no finding is expected for these (cems_truth skips them).
+LEGITIMATE_TYPES = frozenset({"emission_cut"})
 INJECTION_TYPES: tuple[str, ...] = tuple(DEFAULT_PARAMS)
 # Types that only make sense while the stack runs (a stopped stack has nothing to hide).
 _NEEDS_RUNNING = frozenset(INJECTION_TYPES) - {"copy_paste", "impossible_value"}
@@ -64,7 +67,8 @@ class Injection:
         if self.type not in DEFAULT_PARAMS:
             raise ValueError(f"unknown injection type {self.type!r}; one of "
                              f"{', '.join(INJECTION_TYPES)}")
-        allowed = POLLUTANTS + (("all",) if self.type in ("dilution", "copy_paste") else ())
+        allowed = POLLUTANTS + (("all",) if self.type in ("dilution", "copy_paste",
+                                                           "emission_cut") else ())
         if self.pollutant not in allowed:
             raise ValueError(f"{self.type} injection: pollutant {self.pollutant!r} is not one "
                              f"of {', '.join(allowed)}")
@@ -103,8 +107,11 @@ def apply_injections(run: CemsRun, injections: Sequence[Injection], *, seed: int
     gap_at_peak / flag_abuse — a peak of `factor` × limit over the span with flanks rising to
     0.85 × limit over `shoulder_min` either side; inside the span the values are removed
     (`scope` pollutant or all parameters) or flagged `flag`;
-    step_drop — values × `ratio` from start to end; copy_paste — values, spreads and flags
-    copied from `source_offset_days` days earlier; impossible_value — ``negative``: `value`
+    step_drop — values × `ratio` from start to end (flow, O2 and temperature untouched: the
+    signature of a faked cut); emission_cut — a real emergency cut: load and abatement reduce
+    the pollutant (``all``: every one) and the flue-gas flow and velocity by `cut`;
+    copy_paste — values, spreads and flags copied from `source_offset_days` days earlier;
+    impossible_value — ``negative``: `value`
     (default −20 mg/m³), ``over_range``: 1.2 × the analyser's range, flag left N.
     ValueError when a window leaves the run, the stack is stopped in it (types needing a
     running stack) or the pollutant has no limit where the type needs one.
@@ -219,6 +226,17 @@ def _step_drop(run: CemsRun, s: OutletSeries, inj: Injection, span: Span, par: P
     s.spread[inj.pollutant][span] *= par["ratio"]
 
 
+def _emission_cut(run: CemsRun, s: OutletSeries, inj: Injection, span: Span, par: Params,
+                  rng: np.random.Generator) -> None:
+    keep = 1.0 - float(par["cut"])
+    if not 0.0 <= keep <= 1.0:
+        raise ValueError(f"emission_cut on {inj.mn}: cut {par['cut']} is not a share 0-1")
+    for q in (*(POLLUTANTS if inj.pollutant == "all" else (inj.pollutant,)), "flow",
+              "velocity"):
+        s.values[q][span] *= keep
+        s.spread[q][span] *= keep
+
+
 def _copy_paste(run: CemsRun, s: OutletSeries, inj: Injection, span: Span, par: Params,
                 rng: np.random.Generator) -> None:
     shift = round(float(par["source_offset_days"]) * 1440)
@@ -293,4 +311,5 @@ _APPLIERS: dict[str, Callable[[CemsRun, OutletSeries, Injection, Span, Params,
     "step_drop": _step_drop,
     "copy_paste": _copy_paste,
     "impossible_value": _impossible_value,
+    "emission_cut": _emission_cut,
 }

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from analytics.findings import Finding
-from simulators.cems_injections import Injection
+from simulators.cems_injections import LEGITIMATE_TYPES, Injection
 from simulators.cems_profiles import POLLUTANTS
 
 TRUTH_SCORE = 1.0  # injected, hence certain
@@ -106,6 +106,8 @@ def truth_records(injections: Sequence[Injection], tz: tzinfo) -> list[dict[str,
     """
     records = []
     for injection in injections:
+        if injection.type in LEGITIMATE_TYPES:
+            continue
         everything = injection.type == "dilution" or injection.pollutant == "all"
         for pollutant in (POLLUTANTS if everything else (injection.pollutant,)):
             finding = Finding(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 
 from config.outlets import Outlet
 from simulators.cems_injections import (
@@ -302,3 +302,16 @@ def test_exceedance_on_every_industry(cems_outlets: list[Outlet], index: int) ->
         hours = [24 + 4 + 6 * k, 24 + 5 + 6 * k]
         assert np.all(hourly[hours] > 1.2 * limit), (outlet.industry, p)
         assert np.nanmax(np.delete(hourly, hours)) < limit, (outlet.industry, p)
+
+
+def test_a_real_emission_cut_lowers_pollutants_and_flow_and_is_no_finding(
+        power: list[Outlet]) -> None:
+    injection = Injection(MN, "all", "emission_cut", at(1, 12), at(2, 0), {"cut": 0.4})
+    clean, run = run_with(power, injection)
+    window = span(run, injection)
+    for q in ("particulate", "so2", "nox", "flow", "velocity"):
+        assert_allclose(run.series[MN].values[q][window],
+                        clean.series[MN].values[q][window] * 0.6)
+    for q in ("o2", "temperature"):
+        assert_array_equal(run.series[MN].values[q][window], clean.series[MN].values[q][window])
+    assert truth_records([injection], SHANGHAI) == []
