@@ -11,6 +11,7 @@ from alerts.analytics_loop import AnalyticsLoop
 from alerts.case_notifications import MQTT_CHANNEL, CaseNotifications, Channel, webhook_sender
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
+from alerts.emergency_fanout import fan_out, webhook_publisher
 from alerts.emergency_forecaster import StatisticalForecaster
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
@@ -116,7 +117,10 @@ def run_analytics(settings: Settings) -> None:
                          frozenset(hook.actions)) for hook in notify.webhooks]
     schemes = load_emergency(settings.emergency_file)
     emergency = EmergencyService(sessions, schemes, settings.timezone,
-                                 publish=notifier.publish_emergency,
+                                 publish=fan_out(
+                                     [("mqtt", notifier.publish_emergency)]
+                                     + [(f"webhook:{hook.url}", webhook_publisher(hook))
+                                        for hook in notify.webhooks]),
                                  official_valid_h=settings.emergency.official_valid_h,
                                  min_hold_h=settings.emergency.min_hold_h)
     loop = AnalyticsLoop(settings, store, cases, stations, notifier, emissions=emissions,
