@@ -125,7 +125,8 @@ class AqiResult:
     edition: np.ndarray
 
 
-def _combine(iaqi: dict[str, np.ndarray], shape: tuple[int, int], edition: np.ndarray) -> AqiResult:
+def combine_iaqi(iaqi: dict[str, np.ndarray], shape: tuple[int, int],
+                 edition: np.ndarray) -> AqiResult:
     """AQI = NaN-aware max of the IAQIs; primary pollutant(s) = those reaching it when AQI > 50."""
     aqi = np.full(shape, np.nan)
     for values in iaqi.values():
@@ -153,7 +154,7 @@ def hourly_aqi(window: SeriesWindow, tz: str) -> AqiResult:
         for pollutant, indicator in HOURLY_INDICATORS.items()
         if pollutant in window.values
     }
-    return _combine(iaqi, (len(window.sources), len(window.times)), edition)
+    return combine_iaqi(iaqi, (len(window.sources), len(window.times)), edition)
 
 
 def daily_aqi(daily: DailyMeans, o3_max_8h: np.ndarray | None = None,
@@ -177,4 +178,4 @@ def daily_aqi(daily: DailyMeans, o3_max_8h: np.ndarray | None = None,
             one_hour = compute_iaqi(o3_max_1h, "o3_1h", edition)
             o3 = np.where(edition == 2012, np.fmax(o3, one_hour), o3)
         iaqi["o3"] = o3
-    return _combine(iaqi, (len(daily.sources), len(daily.days)), edition)
+    return combine_iaqi(iaqi, (len(daily.sources), len(daily.days)), edition)

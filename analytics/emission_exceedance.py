@@ -19,12 +19,12 @@ STANDARD_LABEL = "hourly mean at reference O2 (HJ 75-2017 / HJ 212-2017)"
 REPORTED_DECIMALS = 1
 
 
-def _utc(instant: np.datetime64) -> datetime:
+def as_utc(instant: np.datetime64) -> datetime:
     """A datetime64[s] UTC instant as a timezone-aware datetime."""
     return instant.astype("datetime64[s]").astype(datetime).replace(tzinfo=UTC)
 
 
-def _number(value: float, decimals: int) -> float | None:
+def rounded(value: float, decimals: int) -> float | None:
     """A JSON-ready number rounded to `decimals`, None where missing."""
     return None if math.isnan(value) else round(value, decimals)
 
@@ -34,7 +34,7 @@ def _count(value: float) -> int | None:
     return None if math.isnan(value) else int(value)
 
 
-def _exceeding_runs(over: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exceeding_runs(over: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source rows, first columns, last columns) of each run of True in a (S, T) bool mask.
 
     Edges of the zero-padded mask: +1 where a run starts, −1 one column after it ends. Both
@@ -80,16 +80,16 @@ def detect_emission_exceedance(
         converted = hours.converted[pollutant]
         judged = round_half_even(converted, REPORTED_DECIMALS)
         over = judged > limit[:, None]  # NaN on either side compares False
-        for row, first, last in zip(*_exceeding_runs(over), strict=True):
+        for row, first, last in zip(*exceeding_runs(over), strict=True):
             columns = slice(first, last + 1)
             peak = float(np.max(converted[row, columns]))
             source_limit = float(limit[row])
             per_hour = [
                 {
                     "hour": local_hours[column].isoformat(),
-                    "measured_mgm3": _number(float(hours.measured[pollutant][row, column]), 2),
-                    "o2_pct": _number(float(hours.o2[pollutant][row, column]), 2),
-                    "converted_mgm3": _number(float(judged[row, column]), REPORTED_DECIMALS),
+                    "measured_mgm3": rounded(float(hours.measured[pollutant][row, column]), 2),
+                    "o2_pct": rounded(float(hours.o2[pollutant][row, column]), 2),
+                    "converted_mgm3": rounded(float(judged[row, column]), REPORTED_DECIMALS),
                     "basis": BASIS_NAMES.get(int(hours.basis[pollutant][row, column]), "none"),
                     "valid_values": _count(float(hours.valid_count[pollutant][row, column])),
                 }
@@ -97,10 +97,10 @@ def detect_emission_exceedance(
             ]
             evidence: dict[str, Any] = {
                 "limit_mgm3": source_limit,
-                "reference_o2_pct": _number(float(reference_o2[row]), 2),
+                "reference_o2_pct": rounded(float(reference_o2[row]), 2),
                 "standard": STANDARD_LABEL,
                 "exceeded_hours": int(last - first + 1),
-                "max_converted_mgm3": _number(
+                "max_converted_mgm3": rounded(
                     float(round_half_even(np.array(peak), REPORTED_DECIMALS)), REPORTED_DECIMALS
                 ),
                 "max_ratio": round(peak / source_limit, 3),
@@ -111,8 +111,8 @@ def detect_emission_exceedance(
                     type="exceedance",
                     source=hours.sources[row],
                     pollutant=pollutant,
-                    start=_utc(hours.times[first]),
-                    end=_utc(hours.times[last]),
+                    start=as_utc(hours.times[first]),
+                    end=as_utc(hours.times[last]),
                     score=peak / source_limit,
                     evidence=evidence,
                 )

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from analytics.emission_exceedance import _exceeding_runs, _number, _utc
+from analytics.emission_exceedance import as_utc, exceeding_runs, rounded
 from analytics.findings import Finding
 
 SHORTFALL = "reduction_shortfall"
@@ -99,13 +99,13 @@ def _shortfall_evidence(bases: list[_Basis], row: int, columns: slice, cut: np.n
         allowed = [0.0 if c >= 1 else baseline * (1 - c) * (1 + tolerance) for c in cuts]
         evidence[basis.name] = {
             "unit": basis.unit,
-            "baseline": _number(baseline, DECIMALS),
-            "allowed": [_number(float(a), DECIMALS) for a in allowed],
+            "baseline": rounded(baseline, DECIMALS),
+            "allowed": [rounded(float(a), DECIMALS) for a in allowed],
             "hours_measured": int(measured.size),
             "hours_over": int(np.count_nonzero(basis.over[row, columns])),
-            "mean_observed": _number(mean, DECIMALS),
-            "max_observed": _number(float(np.max(measured)), DECIMALS) if measured.size else None,
-            "achieved_cut_pct": _number((1 - mean / baseline) * 100, DECIMALS),
+            "mean_observed": rounded(mean, DECIMALS),
+            "max_observed": rounded(float(np.max(measured)), DECIMALS) if measured.size else None,
+            "achieved_cut_pct": rounded((1 - mean / baseline) * 100, DECIMALS),
         }
         excess = basis.excess[row, columns]
         if np.any(~np.isnan(excess)) and (basis_score := float(np.nanmean(excess))) > score:
@@ -171,13 +171,13 @@ def audit_reduction(
         over_any |= (over := np.logical_or.reduce([b.over for b in bases]))
         judged_any |= np.logical_or.reduce(
             [~np.isnan(b.allowed) & ~np.isnan(b.values) for b in bases])
-        for row, first, last in zip(*_exceeding_runs(over), strict=True):
+        for row, first, last in zip(*exceeding_runs(over), strict=True):
             if last - first + 1 < min_run_hours:
                 continue
             score, evidence = _shortfall_evidence(bases, row, slice(first, last + 1), cut,
                                                   tolerance)
-            findings.append(Finding(SHORTFALL, names[row], pollutant, _utc(hours[first]),
-                                    _utc(hours[last]), float(score), evidence))
+            findings.append(Finding(SHORTFALL, names[row], pollutant, as_utc(hours[first]),
+                                    as_utc(hours[last]), float(score), evidence))
     required_hours = np.count_nonzero(required, axis=1)
     data_hours = np.count_nonzero(judged_any & required, axis=1)
     over_hours = np.count_nonzero(over_any & required, axis=1)
@@ -197,9 +197,9 @@ def _medians(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def _pair(before: float, during: float, change: float, change_name: str) -> dict[str, Any]:
     """Evidence for one signal: its two medians and how they compare (None where missing)."""
-    return {"median_before": _number(float(before), DECIMALS),
-            "median_during": _number(float(during), DECIMALS),
-            change_name: _number(float(change), DECIMALS)}
+    return {"median_before": rounded(float(before), DECIMALS),
+            "median_during": rounded(float(during), DECIMALS),
+            change_name: rounded(float(change), DECIMALS)}
 
 
 def _unchanged(before: np.ndarray, during: np.ndarray, change: np.ndarray,
@@ -296,6 +296,6 @@ def detect_step_drop(
                 "temperature_c": _pair(temp_b[row], temp_d[row], temp_ratio[row], "ratio"),
                 "thresholds": dict(thresholds),
             }
-            findings.append(Finding(STEP_DROP, names[row], pollutant, _utc(hours[first[row]]),
-                                    _utc(hours[last[row]]), 1.0 - ratio, evidence))
+            findings.append(Finding(STEP_DROP, names[row], pollutant, as_utc(hours[first[row]]),
+                                    as_utc(hours[last[row]]), 1.0 - ratio, evidence))
     return findings

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from analytics.aqi import DAILY_INDICATORS, AqiResult, _combine, compute_iaqi
+from analytics.aqi import DAILY_INDICATORS, AqiResult, combine_iaqi, compute_iaqi
 from analytics.daily_means import GB3095_MIN_HOURS_PER_DAY
 from analytics.ozone_daily import MIN_HOURS_PER_8H
 from analytics.series_window import SeriesWindow
@@ -82,4 +82,4 @@ def rolling_24h_aqi(window: SeriesWindow, tz: str,
         o3 = compute_iaqi(means["o3_8h"], "o3_8h", edition)
         one_hour = compute_iaqi(means["o3_1h"], "o3_1h", edition)
         iaqi["o3"] = np.where(edition == 2012, np.fmax(o3, one_hour), o3)
-    return _combine(iaqi, (len(window.sources), len(window.times)), edition)
+    return combine_iaqi(iaqi, (len(window.sources), len(window.times)), edition)
