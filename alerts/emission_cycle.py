@@ -101,7 +101,7 @@ class EmissionJudge:
             return None
         hours, process = self.hourly(plan.start_s, plan.end_s)
         lines = self.hour_lines(hours, self.reported_conversion(hours, plan.start_s, plan.end_s),
-                                process)
+                                process, self.stopped_hours(hours, plan.start_s, plan.end_s))
         for start in range(0, len(lines), self.settings.influx.batch_size):
             self.store.write_lines(lines[start:start + self.settings.influx.batch_size])
         limits = {p: np.array([self.outlets[s].limits.get(p, np.nan) if s in self.outlets
@@ -156,6 +156,24 @@ class EmissionJudge:
                                    pollutants=PROCESS_FIELDS)
         return pollutants, process
 
+    def stopped_hours(self, hours: HourlyEmissions, start_s: int, end_s: int) -> np.ndarray:
+        """(S, T) bool: hours the unit reports its stack stopped (HJ 212 flag F on O2) for at
+        least the 45 minutes an hour needs, in minute or real-time data. A stopped hour emits
+        nothing: what a stop-production order asks for."""
+        stopped = np.zeros((len(hours.sources), len(hours.times)), dtype=bool)
+        min_minutes = self.settings.emissions.min_minutes_per_hour
+        for kind in ("minute", "rtd"):
+            window = align(self.store.read_hourly_window(
+                measurement_of(kind), "mn", ["o2"], list(hours.sources), start_s, end_s,
+                valid_flags="F", with_counts=True), hours.sources)
+            interval = np.array([
+                (self.outlets[s].minute_interval_min * 60 if kind == "minute"
+                 else self.outlets[s].rtd_interval_s) if s in self.outlets else 60
+                for s in hours.sources])
+            needed = min_values_per_hour(interval, min_minutes)[:, None]
+            stopped |= window.values["o2_count"] >= needed  # NaN counts compare False
+        return stopped
+
     def reported_conversion(self, hours: HourlyEmissions, start_s: int, end_s: int
                             ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Check the units' own converted hourly values (CN 2061 ZsAvg) against the conversion
@@ -174,21 +192,28 @@ class EmissionJudge:
 
     def hour_lines(self, hours: HourlyEmissions,
                    checks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-                   process: HourlyEmissions | None = None) -> list[str]:
+                   process: HourlyEmissions | None = None,
+                   stopped: np.ndarray | None = None) -> list[str]:
         """``outlet_hour`` points: per pollutant the measured and converted hourly value, the O2
         used, the basis, the valid values behind it and its limit; where the unit reported its
         own converted hourly value, that value and whether it disagrees with ours; with
         `process`, the hour's flow (m³/s), temperature (°C) and O2 (%), and per pollutant the
-        mass rate ``{p}_kg_h`` = measured concentration × flow (both dry, standard state)."""
+        mass rate ``{p}_kg_h`` = measured concentration × flow (both dry, standard state);
+        with `stopped`, ``stopped`` = 1.0 on hours the stack was reported stopped (written even
+        when no pollutant has a valid hour)."""
         flow = (process.measured["flow"] if process is not None and "flow" in process.measured
                 else np.full((len(hours.sources), len(hours.times)), np.nan))
         starts = hours.times.astype("int64")
         lines = []
         for row, mn in enumerate(hours.sources):
             outlet = self.outlets.get(mn)
-            for col in np.flatnonzero(np.any([b[row] > 0 for b in hours.basis.values()],
-                                             axis=0)).tolist():
+            with_data = np.any([b[row] > 0 for b in hours.basis.values()], axis=0)
+            if stopped is not None:
+                with_data = with_data | stopped[row]
+            for col in np.flatnonzero(with_data).tolist():
                 fields: dict[str, object] = {}
+                if stopped is not None and stopped[row, col]:
+                    fields["stopped"] = 1.0
                 for p in hours.pollutants:
                     code = int(hours.basis[p][row, col])
                     if code == 0:

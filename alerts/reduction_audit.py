@@ -49,6 +49,7 @@ class OutletCompliance:
     data_hours: int
     over_hours: int
     required_cut_pct: dict[str, float]
+    stopped_hours: int = 0  # required hours the stack reported itself stopped (flag F)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -127,7 +128,7 @@ class ReductionAuditor:
         times = np.arange(read_from, max(end_s, read_from + HOUR_S), HOUR_S)
         shape = (len(mns), len(times))
         fields = [*(f"{p}_zs" for p in pollutants), *(f"{p}_kg_h" for p in pollutants),
-                  "process_flow", "process_temperature", "process_o2"]
+                  "process_flow", "process_temperature", "process_o2", "stopped"]
         values = {f: np.full(shape, np.nan) for f in fields}
         if mns and end_s > start_s:
             window = self.store.read_hourly_window(OUTLET_HOUR_MEASUREMENT, "mn", fields, mns,
@@ -146,8 +147,12 @@ class ReductionAuditor:
         for i, outlet in enumerate(outlets):
             by_level = np.array([self._cut(outlet, level) for level in levels] + [np.nan])
             cut[i] = np.where(in_alert & (level_index >= 0), by_level[level_index], np.nan)
-        concentration = {p: values[f"{p}_zs"] for p in pollutants}
-        mass = {p: values[f"{p}_kg_h"] for p in pollutants}
+        # A stack reported stopped emits nothing that hour: zero, unless it also sent values.
+        stopped = values["stopped"] == 1.0
+        concentration = {p: np.where(stopped & np.isnan(values[f"{p}_zs"]), 0.0,
+                                     values[f"{p}_zs"]) for p in pollutants}
+        mass = {p: np.where(stopped & np.isnan(values[f"{p}_kg_h"]), 0.0, values[f"{p}_kg_h"])
+                for p in pollutants}
         base_c = {p: np.array([o.emergency.baseline_mgm3.get(p, np.nan) for o in outlets])
                   for p in pollutants}
         base_m = {p: np.array([o.emergency.baseline_kg_h.get(p, np.nan) for o in outlets])
@@ -178,7 +183,8 @@ class ReductionAuditor:
             results.append(OutletCompliance(
                 outlet.mn, outlet.name, outlet.enterprise, status,
                 int(audit.required_hours[i]), int(audit.data_hours[i]),
-                int(audit.over_hours[i]), cuts, mine))
+                int(audit.over_hours[i]), cuts,
+                int(np.count_nonzero(stopped[i] & ~np.isnan(cut[i]))), mine))
         report = ComplianceReport(
             alert.id, alert.city, [lv for lv in dict.fromkeys(levels) if lv],
             datetime.fromtimestamp(start_s, UTC), datetime.fromtimestamp(end_s, UTC),

@@ -333,6 +333,7 @@ class ComplianceOutletPublic(BaseModel):
     required_hours: int
     data_hours: int
     over_hours: int
+    stopped_hours: int  # required hours the stack reported itself stopped (HJ 212 flag F)
     required_cut_pct: dict[str, float]
     findings: list[dict[str, Any]]
 

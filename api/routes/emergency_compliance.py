@@ -63,5 +63,5 @@ def _public(report: ComplianceReport, outlets: list, ctx: Context  # type: ignor
         outlets=[ComplianceOutletPublic(
             mn=o.mn, name=o.name, enterprise=o.enterprise, status=o.status,
             required_hours=o.required_hours, data_hours=o.data_hours, over_hours=o.over_hours,
-            required_cut_pct=o.required_cut_pct,
+            stopped_hours=o.stopped_hours, required_cut_pct=o.required_cut_pct,
             findings=[f.to_record(ctx.tz) for f in o.findings]) for o in outlets])
