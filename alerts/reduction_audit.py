@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseChange, CaseRepository
 from alerts.emergency_models import EmergencyAlert, EmergencyEvent
-from alerts.emission_cycle import OUTLET_HOUR_MEASUREMENT
+from alerts.emission_cycle import OUTLET_HOUR_MEASUREMENT, align
 from analytics.findings import Finding
 from analytics.reduction_compliance import audit_reduction, detect_step_drop
 from config.outlets import LIMITED_POLLUTANTS, Outlet, OutletRegister
@@ -70,9 +70,9 @@ class ComplianceReport:
         return sum(o.status == status for o in self.outlets)
 
 
-def _floor_hour(moment: datetime) -> int:
-    seconds = int(moment.timestamp())
-    return seconds - seconds % HOUR_S
+def _ceil_hour(moment: datetime) -> int:
+    """Unix seconds of the first hour start at or after `moment`."""
+    return -(-int(moment.timestamp()) // HOUR_S) * HOUR_S
 
 
 class ReductionAuditor:
@@ -114,13 +114,11 @@ class ReductionAuditor:
         cfg = self.settings.emergency
         outlets = self.listed(alert.city)
         grace = timedelta(hours=cfg.audit_grace_h)
-        start_s = _floor_hour(alert.issued_at + grace) + (
-            HOUR_S if (alert.issued_at + grace).timestamp() % HOUR_S else 0)
+        start_s = _ceil_hour(alert.issued_at + grace)
         latest = self.store.latest_time_s(OUTLET_HOUR_MEASUREMENT)
         end_s = start_s if latest is None else latest + HOUR_S
         if alert.lifted_at is not None:
-            end_s = min(end_s, _floor_hour(alert.lifted_at) + (
-                HOUR_S if alert.lifted_at.timestamp() % HOUR_S else 0))
+            end_s = min(end_s, _ceil_hour(alert.lifted_at))
         end_s = max(end_s, start_s)
         read_from = start_s - cfg.step_reference_hours * HOUR_S
         mns = [o.mn for o in outlets]
@@ -131,13 +129,9 @@ class ReductionAuditor:
                   "process_flow", "process_temperature", "process_o2", "stopped"]
         values = {f: np.full(shape, np.nan) for f in fields}
         if mns and end_s > start_s:
-            window = self.store.read_hourly_window(OUTLET_HOUR_MEASUREMENT, "mn", fields, mns,
-                                                   int(times[0]), int(times[-1]) + HOUR_S)
-            rows = {mn: i for i, mn in enumerate(window.sources)}
-            for i, mn in enumerate(mns):
-                if mn in rows:
-                    for f in fields:
-                        values[f][i] = window.values[f][rows[mn]]
+            values = dict(align(self.store.read_hourly_window(
+                OUTLET_HOUR_MEASUREMENT, "mn", fields, mns, int(times[0]),
+                int(times[-1]) + HOUR_S), mns).values)
         # The level in force at each hour start (after the grace), from the alert's events.
         change_s = np.array([(e.at + grace).timestamp() for e in events])
         level_index = np.searchsorted(change_s, times, side="right") - 1
