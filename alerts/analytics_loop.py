@@ -21,6 +21,7 @@ from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
+from alerts.falsification_cycle import FalsificationCycle
 from alerts.window_plan import DAY_S, IncrementalWindow, local_midnight_s
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
 from analytics.city_aqi import city_means
@@ -92,8 +93,11 @@ class AnalyticsLoop:
                  notifications: CaseNotifications | None = None,
                  emergency: EmergencyService | None = None,
                  forecaster: StatisticalForecaster | None = None,
-                 auditor: ReductionAuditor | None = None) -> None:
+                 auditor: ReductionAuditor | None = None,
+                 falsification: FalsificationCycle | None = None) -> None:
         self.settings = settings
+        # Every falsification detector over a sliding window, on its own schedule.
+        self.falsification = falsification
         self.emergency = emergency
         # Statistical forecasts for each new hour of city AQI (and, on a data-time basis,
         # the level decided hour by hour).
@@ -183,8 +187,60 @@ class AnalyticsLoop:
                   for p in POLLUTANTS}
         return SeriesWindow(raw.sources, raw.times, values)
 
+    def _jobs(self) -> list[tuple[str, Callable[[], None]]]:
+        """The work of one cycle after the stations, in order: (what failed, how to run it)."""
+        jobs: list[tuple[str, Callable[[], None]]] = []
+        if self.emissions is not None:
+            emissions = self.emissions
+
+            def judge_emissions() -> None:
+                report = emissions.run_once()
+                if report is not None and (report.cases_opened or report.cases_updated):
+                    log.info("emission cycle %s", report)
+            jobs.append(("emission cycle", judge_emissions))
+        if self.workflow is not None:
+            workflow = self.workflow
+
+            def run_deadlines() -> None:
+                for event in workflow.run_due(self.clock()):
+                    log.info("case %s: %s (%s)", event.case_id, event.action, event.note)
+            jobs.append(("case deadlines", run_deadlines))
+        if self.notifications is not None:
+            notifications = self.notifications
+            jobs.append(("case notifications", lambda: notifications.dispatch(self.clock())))
+        if self.forecaster is not None:
+            forecaster = self.forecaster
+            jobs.append(("statistical forecast", lambda: forecaster.run_once()))
+        if self.emergency is not None and self.settings.emergency.time_basis == "wall":
+            emergency = self.emergency
+            for jurisdiction in emergency.register.jurisdictions:
+                def evaluate(city: str = jurisdiction.city) -> None:
+                    event = emergency.evaluate(city, self.clock())
+                    if event is not None:
+                        log.info("%s alert: %s", city, event.reason)
+                jobs.append((f"alert level of {jurisdiction.city}", evaluate))
+        if self.auditor is not None:
+            auditor = self.auditor
+
+            def audit_reductions() -> None:
+                for change in auditor.run_once():
+                    if change.opened:
+                        log.info("reduction audit: case %s (%s at %s)", change.case_id,
+                                 change.problem_type, change.source)
+            jobs.append(("reduction audit", audit_reductions))
+        if self.falsification is not None:
+            falsification = self.falsification
+
+            def audit_falsification() -> None:
+                report = falsification.run_once()
+                if report is not None and (report.cases_opened or report.cases_updated):
+                    log.info("falsification audit %s", report)
+            jobs.append(("falsification audit", audit_falsification))
+        return jobs
+
     def run_forever(self, stop: threading.Event) -> None:
-        """Cycle until `stop` is set; a failing cycle is logged and retried next interval."""
+        """Cycle until `stop` is set; a failing job is logged and retried next interval, and
+        never keeps the jobs after it from running."""
         while not stop.is_set():
             started = time.monotonic()
             try:
@@ -193,45 +249,9 @@ class AnalyticsLoop:
                     log.info("cycle %s", report)
             except Exception:
                 log.exception("analytics cycle failed; retrying next interval")
-            if self.emissions is not None:
+            for name, job in self._jobs():
                 try:
-                    emission_report = self.emissions.run_once()
-                    if emission_report is not None and (emission_report.cases_opened
-                                                        or emission_report.cases_updated):
-                        log.info("emission cycle %s", emission_report)
+                    job()
                 except Exception:
-                    log.exception("emission cycle failed; retrying next interval")
-            if self.workflow is not None:
-                try:
-                    for event in self.workflow.run_due(self.clock()):
-                        log.info("case %s: %s (%s)", event.case_id, event.action, event.note)
-                except Exception:
-                    log.exception("case deadlines failed; retrying next interval")
-            if self.notifications is not None:
-                try:
-                    self.notifications.dispatch(self.clock())
-                except Exception:
-                    log.exception("case notifications failed; retrying next interval")
-            if self.forecaster is not None:
-                try:
-                    self.forecaster.run_once()
-                except Exception:
-                    log.exception("statistical forecast failed; retrying next interval")
-            if self.emergency is not None and self.settings.emergency.time_basis == "wall":
-                for jurisdiction in self.emergency.register.jurisdictions:
-                    try:
-                        event = self.emergency.evaluate(jurisdiction.city, self.clock())
-                        if event is not None:
-                            log.info("%s alert: %s", jurisdiction.city, event.reason)
-                    except Exception:
-                        log.exception("alert level of %s failed; retrying next interval",
-                                      jurisdiction.city)
-            if self.auditor is not None:
-                try:
-                    for change in self.auditor.run_once():
-                        if change.opened:
-                            log.info("reduction audit: case %s (%s at %s)", change.case_id,
-                                     change.problem_type, change.source)
-                except Exception:
-                    log.exception("reduction audit failed; retrying next interval")
+                    log.exception("%s failed; retrying next interval", name)
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from analytics.falsification.suite import DetectorSettings
 
 CONFIG_DIR = Path(__file__).resolve().parent
 CONFIG_FILE_ENV = "LANTIAN_CONFIG_FILE"
@@ -243,6 +245,35 @@ class NotificationSettings(BaseModel):
     backlog_hours: float = Field(24.0, gt=0)
 
 
+class FalsificationSettings(BaseModel):
+    """The falsification detectors: live schedule, sliding window, thresholds.
+
+    `thresholds` overrides the defaults of analytics/falsification (each default is justified
+    where it is defined; docs/detectors.md lists them): ``{detector: {threshold: value}}``.
+    """
+
+    enabled: bool = True
+    # Every 5 minutes of wall time: hourly data change once an hour, minute data need no faster.
+    interval_s: float = Field(300.0, gt=0)
+    # Two weeks: the detectors learn each source's own normal (variability, neighbour ratio,
+    # O2 baseline) from the window, and copy_paste looks up to a week back.
+    window_days: int = Field(14, ge=2, le=92)
+    block_sources: int = Field(500, ge=1)
+    detectors: list[str] | None = None
+    thresholds: dict[str, dict[str, Any]] = {}
+
+    @model_validator(mode="after")
+    def _known(self) -> FalsificationSettings:
+        self.detector_settings()
+        return self
+
+    def detector_settings(self) -> DetectorSettings:
+        """The analytics-side settings; ValueError names an unknown detector or threshold."""
+        return DetectorSettings.from_overrides(
+            self.thresholds, tuple(self.detectors) if self.detectors is not None else None,
+            self.block_sources)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -274,6 +305,7 @@ class Settings(BaseSettings):
     emissions: EmissionSettings = EmissionSettings()
     cases: CaseSettings = CaseSettings()
     notifications: NotificationSettings = NotificationSettings()
+    falsification: FalsificationSettings = FalsificationSettings()
     api: ApiSettings = ApiSettings()
 
     @field_validator("timezone")

@@ -33,7 +33,7 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _parse_tags(text: object) -> dict[str, str]:
+def parse_tags(text: object) -> dict[str, str]:
     if not isinstance(text, str) or not text:
         return {}
     tags: dict[str, str] = {}
@@ -148,7 +148,7 @@ class InfluxStore:
         latest: dict[str, dict[str, object]] = {}
         field_columns = [c for c in frame.columns if c not in ("name", "tags", "time")]
         for row in frame.itertuples(index=False):
-            key = _parse_tags(row.tags).get(tag)
+            key = parse_tags(row.tags).get(tag)
             if key is None:
                 continue
             record: dict[str, object] = {"time_s": int(row.time) // 1_000_000_000}
@@ -237,5 +237,5 @@ class InfluxStore:
         )
         if frame.empty:
             return frame
-        frame["source"] = frame["tags"].map(lambda t: _parse_tags(t).get(tag, ""))
+        frame["source"] = frame["tags"].map(lambda t: parse_tags(t).get(tag, ""))
         return frame[frame["source"] != ""]

@@ -37,6 +37,29 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+@app.command("audit")
+def audit(
+    bundle: Annotated[Path, typer.Argument(help="audit bundle folder: sources.csv + "
+                                                "readings.csv (formats.md §3)")],
+    out: Annotated[Path, typer.Option("--out", help="findings as JSON lines")] = Path(
+        "findings.jsonl"),
+) -> None:
+    """Run the falsification detectors over an exported audit bundle; write findings."""
+    from rich.console import Console
+
+    from ingest.audit_bundle import BundleError
+    from lantian.bundle_audit import audit_command
+
+    settings = load_settings()
+    console = Console(stderr=True)
+    try:
+        audit_command(bundle, out, settings.falsification.detector_settings(),
+                      settings.timezone, console)
+    except BundleError as exc:
+        typer.echo(f"lantian audit: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command("check-config")
 def check_config() -> None:
     """Validate settings and the station and outlet registers, and print them."""

@@ -15,6 +15,7 @@ from alerts.emergency_fanout import fan_out, webhook_publisher
 from alerts.emergency_forecaster import StatisticalForecaster
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
+from alerts.falsification_cycle import FalsificationCycle
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from alerts.reduction_audit import ReductionAuditor
 from config.emergency import load_emergency
@@ -132,7 +133,10 @@ def run_analytics(settings: Settings) -> None:
                              settings.emergency, settings.timezone)
                          if settings.emergency.statistical_forecast else None,
                          auditor=ReductionAuditor(settings, store, cases, sessions, outlets,
-                                                  notifier))
+                                                  notifier),
+                         falsification=FalsificationCycle(settings, store, cases,
+                                                          stations.stations, outlets.by_mn(),
+                                                          notifier))
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)
     loop.run_forever(stop)
     notifier.close()

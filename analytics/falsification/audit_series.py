@@ -1,0 +1,174 @@
+"""AuditSeries: the one input of every falsification detector — (sources × time) arrays.
+
+Live (InfluxDB windows) and offline (audit bundles) both build one, so the same detectors run
+on both. Values are kept whatever their HJ 212 flag, because flag_abuse needs the flagged
+values; every other detector works on `measured()`, which drops flagged values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from analytics.o2_conversion import to_reference_o2
+
+NORMAL = b"N"
+# Flags whose value is a measurement of the sample: N (normal) and T (above the analyser's
+# range — still the reading). Everything else (M, C, D, F, S, B …) is not.
+MEASURED_FLAGS = np.array([b"N", b"T"], dtype="S1")
+STATION_POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
+OUTLET_POLLUTANTS = ("particulate", "so2", "nox")
+OUTLET_PROCESS = ("o2", "flow", "temperature", "moisture")
+KINDS = ("station", "outlet")
+# GB 3095 / HJ 75: an hour is valid with ≥ 45 minutes of data; same share for any finer step.
+VALID_HOUR_SHARE = 0.75
+_NOT_MEASURED = np.array([b"M", b"C", b"D", b"F", b"S", b"B"], dtype="S1")
+
+
+@dataclass(frozen=True)
+class AuditSeries:
+    """Series of one kind of source on one regular UTC grid.
+
+    `times`: ``datetime64[s]`` UTC starts of averaging periods, constant step `step_s`.
+    `values[p]`: float64 (S, T), NaN = missing; stations µg/m³ (CO mg/m³); outlets pollutants
+    mg/m³ as measured, o2 and moisture %, flow m³/h, temperature °C. Every reported value is
+    here whatever its flag. `flags[p]`: dtype ``S1`` (S, T) HJ 212 flag letters, b"N" normal;
+    a pollutant absent from `flags` is all normal. `lat`/`lon` (S,) WGS-84 degrees, NaN unknown.
+    `reference_o2` (S,) % and `limits[p]` (S,) mg/m³ at reference O2 (outlets; NaN = none).
+    `tz` is the bureau's IANA zone (local days, diurnal profiles).
+    """
+
+    kind: str
+    sources: tuple[str, ...]
+    times: np.ndarray
+    values: Mapping[str, np.ndarray]
+    flags: Mapping[str, np.ndarray] = field(default_factory=dict)
+    step_s: int = 3600
+    tz: str = "Asia/Shanghai"
+    lat: np.ndarray | None = None
+    lon: np.ndarray | None = None
+    reference_o2: np.ndarray | None = None
+    limits: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.times.dtype != np.dtype("datetime64[s]"):
+            raise ValueError(f"times must be datetime64[s], got {self.times.dtype}")
+        if self.step_s <= 0 or (3600 % self.step_s and self.step_s % 3600):
+            raise ValueError(f"step_s {self.step_s} must divide an hour or be whole hours")
+        if len(self.times) > 1 and not np.all(np.diff(self.times).astype(np.int64) == self.step_s):
+            raise ValueError(f"times are not on a regular {self.step_s} s grid")
+        shape = self.shape
+        for name, arrays in (("values", self.values), ("flags", self.flags)):
+            for p, array in arrays.items():
+                if array.shape != shape:
+                    raise ValueError(f"{name}[{p!r}] has shape {array.shape}, expected {shape}")
+        for p, array in self.flags.items():
+            if array.dtype != np.dtype("S1"):
+                raise ValueError(f"flags[{p!r}] must be dtype S1, got {array.dtype}")
+        per_source = {"lat": self.lat, "lon": self.lon, "reference_o2": self.reference_o2,
+                      **{f"limits[{p!r}]": v for p, v in self.limits.items()}}
+        for name, array in per_source.items():
+            if array is not None and np.shape(array) != (len(self.sources),):
+                raise ValueError(f"{name} must be one number per source, ({len(self.sources)},)")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.sources), len(self.times))
+
+    def samples(self, hours: float) -> int:
+        """How many grid steps make `hours` (at least 1)."""
+        return max(1, round(hours * 3600 / self.step_s))
+
+    def flag(self, pollutant: str) -> np.ndarray:
+        """The (S, T) S1 flags of `pollutant`, all b"N" when none were given."""
+        flags = self.flags.get(pollutant)
+        return flags if flags is not None else np.full(self.shape, NORMAL, dtype="S1")
+
+    def measured(self, pollutant: str) -> np.ndarray:
+        """Values that measure the sample (flag N or T); flagged or missing → NaN."""
+        values = self.values[pollutant]
+        flags = self.flags.get(pollutant)
+        if flags is None:
+            return values
+        return np.where(np.isin(flags, MEASURED_FLAGS), values, np.nan)
+
+    def converted(self, pollutant: str) -> np.ndarray:
+        """Measured outlet concentration at the reference O2 (mg/m³), NaN where O2 is missing.
+
+        Sources without a reference O2 (NaN) are returned as measured (nothing to convert).
+        """
+        measured = self.measured(pollutant)
+        if self.reference_o2 is None or "o2" not in self.values:
+            return measured
+        return to_reference_o2(measured, self.measured("o2"), self.reference_o2)
+
+    def limit(self, pollutant: str) -> np.ndarray:
+        """(S,) limits of `pollutant` at reference O2, NaN where none."""
+        limit = self.limits.get(pollutant)
+        return (np.full(len(self.sources), np.nan) if limit is None
+                else np.asarray(limit, dtype=np.float64))
+
+    def pollutants(self) -> tuple[str, ...]:
+        """The pollutants (not process parameters) present, in the standard order."""
+        names = STATION_POLLUTANTS if self.kind == "station" else OUTLET_POLLUTANTS
+        return tuple(p for p in names if p in self.values)
+
+    def rows(self, rows: slice | np.ndarray) -> AuditSeries:
+        """The same series for a subset of sources (blocks for bounded memory)."""
+        def pick(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else np.asarray(array)[rows]
+        return replace(
+            self, sources=tuple(np.asarray(self.sources, dtype=object)[rows]),
+            values={p: v[rows] for p, v in self.values.items()},
+            flags={p: f[rows] for p, f in self.flags.items()},
+            lat=pick(self.lat), lon=pick(self.lon), reference_o2=pick(self.reference_o2),
+            limits={p: np.asarray(v)[rows] for p, v in self.limits.items()})
+
+    def hourly(self) -> AuditSeries:
+        """Hourly means of a finer grid (itself when already hourly or coarser).
+
+        An hour is measured (flag N) when ≥ 75 % of its steps are measured; its value is then
+        the mean of those. Otherwise its flag is the commonest non-measured flag among its steps
+        and its value the mean of every value present (flagged values stay visible for
+        flag_abuse); an hour with nothing is NaN/N. A partial first or last hour is dropped.
+        """
+        if self.step_s >= 3600:
+            return self
+        per = 3600 // self.step_s
+        seconds = self.times.astype(np.int64)
+        skip = int((-seconds[0]) % 3600 // self.step_s) if len(seconds) else 0
+        n_hours = (len(self.times) - skip) // per
+        cut = slice(skip, skip + n_hours * per)
+        n_sources = len(self.sources)
+        values: dict[str, np.ndarray] = {}
+        flags: dict[str, np.ndarray] = {}
+        for p, raw in self.values.items():
+            block = raw[:, cut].reshape(n_sources, n_hours, per)
+            flag_block = self.flag(p)[:, cut].reshape(n_sources, n_hours, per)
+            measured = np.isin(flag_block, MEASURED_FLAGS) & ~np.isnan(block)
+            n_measured = measured.sum(axis=2)
+            ok = n_measured >= VALID_HOUR_SHARE * per
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean_measured = np.where(measured, block, 0.0).sum(axis=2) / n_measured
+                mean_all = _nanmean(block)
+            values[p] = np.where(ok, mean_measured, mean_all)
+            if p in self.flags:
+                counts = np.stack([(flag_block == f).sum(axis=2) for f in _NOT_MEASURED])
+                commonest = _NOT_MEASURED[counts.argmax(axis=0)]
+                flagged = ~ok & (counts.max(axis=0) > 0)
+                flags[p] = np.where(flagged, commonest, NORMAL).astype("S1")
+        times = self.times[cut][::per]
+        return replace(self, times=times, values=values, flags=flags, step_s=3600)
+
+
+def _nanmean(block: np.ndarray) -> np.ndarray:
+    """Mean over the last axis ignoring NaN, NaN where all are NaN (without a warning)."""
+    present = ~np.isnan(block)
+    count = present.sum(axis=-1)
+    total = np.where(present, block, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
