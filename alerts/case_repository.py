@@ -203,6 +203,10 @@ class CaseRepository:
             return session.scalar(select(Case).where(Case.id == case_id)
                                   .options(selectinload(Case.findings)))
 
+    def get_finding(self, finding_id: int) -> FindingRecord | None:
+        with self._sessions() as session:
+            return session.get(FindingRecord, finding_id)
+
     def list_findings(self, *, source: str | None = None, finding_type: str | None = None,
                       limit: int = 100, offset: int = 0) -> tuple[list[FindingRecord], int]:
         query, count = select(FindingRecord), select(func.count(FindingRecord.id))

@@ -14,7 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.falsification.audit_series import AuditSeries
+from analytics.falsification.bunching import BunchingSettings, detect_bunching
+from analytics.falsification.copy_paste import CopyPasteSettings, detect_copy_paste
+from analytics.falsification.dilution import DilutionSettings, detect_dilution
 from analytics.falsification.exceedance import ExceedanceSettings, detect_exceedance
+from analytics.falsification.flag_abuse import FlagAbuseSettings, detect_flag_abuse
+from analytics.falsification.flatline import FlatlineSettings, detect_flatline
+from analytics.falsification.gap_at_peak import GapAtPeakSettings, detect_gap_at_peak
+from analytics.falsification.impossible_value import (
+    ImpossibleValueSettings,
+    detect_impossible_value,
+)
+from analytics.falsification.low_variance import LowVarianceSettings, detect_low_variance
+from analytics.falsification.neighbor_divergence import (
+    NeighborDivergenceSettings,
+    detect_neighbor_divergence,
+)
+from analytics.falsification.step_drop import StepDropSettings, detect_step_drop
 from analytics.findings import Finding
 
 Detector = Callable[[AuditSeries, Any], list[Finding]]
@@ -29,8 +45,21 @@ class DetectorSpec:
     kinds: tuple[str, ...] = ("station", "outlet")
 
 
+STATION, OUTLET = ("station",), ("outlet",)
+# The types of shared/formats.md §3, in the order an inspector reads a report.
 DETECTORS: dict[str, DetectorSpec] = {
     "exceedance": DetectorSpec(detect_exceedance, ExceedanceSettings),
+    "impossible_value": DetectorSpec(detect_impossible_value, ImpossibleValueSettings),
+    "flatline": DetectorSpec(detect_flatline, FlatlineSettings),
+    "low_variance": DetectorSpec(detect_low_variance, LowVarianceSettings),
+    "copy_paste": DetectorSpec(detect_copy_paste, CopyPasteSettings),
+    "bunching": DetectorSpec(detect_bunching, BunchingSettings, OUTLET),
+    "neighbor_divergence": DetectorSpec(detect_neighbor_divergence, NeighborDivergenceSettings,
+                                        STATION),
+    "dilution": DetectorSpec(detect_dilution, DilutionSettings, OUTLET),
+    "step_drop": DetectorSpec(detect_step_drop, StepDropSettings, OUTLET),
+    "gap_at_peak": DetectorSpec(detect_gap_at_peak, GapAtPeakSettings),
+    "flag_abuse": DetectorSpec(detect_flag_abuse, FlagAbuseSettings),
 }
 
 

@@ -1,0 +1,106 @@
+"""GET /api/findings/{id}/chart.png: a finding's evidence drawn from the live data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from alerts.case_models import FindingRecord
+from alerts.falsification_window import outlet_series, station_series
+from analytics.falsification.audit_series import AuditSeries
+from analytics.falsification.neighbours import neighbour_rows
+from api.auth import Reader
+from api.deps import AppContext, Context
+from api.evidence_chart import EvidenceChart, render_png
+
+router = APIRouter(prefix="/api", tags=["cases"])
+HOUR_S = 3600
+STATION_UNITS = {"co": "mg/m³"}
+# Process signals that explain an outlet finding, drawn on a second axis.
+PROCESS_OF = {"dilution": ("o2", "flow", "moisture"), "step_drop": ("flow", "o2", "temperature")}
+PROCESS_UNITS = {"o2": "O2 %", "flow": "flow m³/h", "moisture": "moisture %",
+                 "temperature": "temperature °C"}
+
+
+def _window(record: FindingRecord, pad_hours: int) -> tuple[int, int]:
+    start = int(record.start.timestamp()) - pad_hours * HOUR_S
+    end = int(record.end.timestamp()) + (pad_hours + 1) * HOUR_S
+    return start - start % HOUR_S, end - end % HOUR_S
+
+
+def _pollutant(series: AuditSeries, record: FindingRecord) -> str:
+    if record.pollutant in series.values:
+        return record.pollutant
+    limited = [p for p in series.pollutants() if not np.isnan(series.limit(p)).all()]
+    if limited or series.pollutants():
+        return (limited or list(series.pollutants()))[0]
+    raise HTTPException(404, f"no data of {record.pollutant} at {record.source} around "
+                             "this finding")
+
+
+def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int) -> EvidenceChart:
+    start_s, end_s = _window(record, pad_hours)
+    tz = ctx.settings.timezone
+    is_station = record.source in ctx.stations.by_id()
+    series = (station_series(ctx.store, ctx.stations.stations, start_s, end_s, tz) if is_station
+              else outlet_series(ctx.store, ctx.outlets.by_mn(), start_s, end_s, tz))
+    if record.source not in series.sources:
+        raise HTTPException(404, f"no data of {record.source} around this finding")
+    row = series.sources.index(record.source)
+    pollutant = _pollutant(series, record)
+    times = [datetime.fromtimestamp(int(s), ctx.tz) for s in series.times.astype(np.int64)]
+    local = (record.start.astimezone(ctx.tz), record.end.astimezone(ctx.tz))
+    flagged = ~np.isin(series.flag(pollutant)[row], [b"N", b"T"])
+    shown_name = (record.pollutant if record.pollutant == pollutant
+                  else f"{record.pollutant} ({pollutant} shown)")
+    title = (f"{record.type} — {record.source} {shown_name}, "
+             f"{local[0]:%Y-%m-%d %H:%M} … {local[1]:%Y-%m-%d %H:%M} (score {record.score:.2f})")
+    if is_station:
+        comparison: dict[str, np.ndarray] = {}
+        rows = neighbour_rows(series, row)
+        if rows.size:
+            values = series.values[pollutant][rows]
+            comparison["neighbours' median"] = _nanmedian(values)
+            for index in rows[:6]:
+                comparison[series.sources[index]] = series.values[pollutant][index]
+        return EvidenceChart(title, STATION_UNITS.get(pollutant, "µg/m³"), times,
+                             series.values[pollutant][row], local, flagged, comparison)
+    converted = series.converted(pollutant)[row]
+    shown = np.where(np.isnan(converted), series.values[pollutant][row], converted)
+    limit = series.limit(pollutant)[row]
+    process = {PROCESS_UNITS[name]: series.values[name][row]
+               for name in PROCESS_OF.get(record.type, ()) if name in series.values}
+    return EvidenceChart(title, "mg/m³ at reference O2", times, shown, local, flagged,
+                         comparison={"as measured": series.values[pollutant][row]},
+                         limit=None if np.isnan(limit) else float(limit), process=process,
+                         note="flagged hours are shown as measured (not converted)",
+                         label="at reference O2")
+
+
+def _nanmedian(values: np.ndarray) -> np.ndarray:
+    """Median across rows ignoring NaN; NaN where every row is missing (no warning)."""
+    present = ~np.isnan(values)
+    out = np.full(values.shape[1], np.nan)
+    columns = present.any(axis=0)
+    out[columns] = np.nanmedian(values[:, columns], axis=0)
+    return out
+
+
+@router.get("/findings/{finding_id}/chart.png", summary="A finding's evidence as a PNG chart",
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def finding_chart(finding_id: int, ctx: Context, who: Reader,
+                  pad_hours: Annotated[int, Query(ge=0, le=24 * 14)] = 48) -> Response:
+    record = ctx.cases.get_finding(finding_id)
+    if record is None or (who is not None and who.role == "enterprise"
+                          and record.source not in {o.mn for o in ctx.outlets.enterprises()
+                                                    .get(who.enterprise or "", [])}):
+        raise HTTPException(404, f"finding {finding_id} does not exist")
+    png = render_png(_chart(ctx, record, pad_hours))
+    return Response(png, media_type="image/png",
+                    headers={"Cache-Control": "no-store",
+                             "Content-Disposition": f'inline; filename="finding-{finding_id}.png"'})
+
