@@ -11,8 +11,9 @@ same source and pollutant at least `SEPARATION_H` apart.
 Stations are injected here on the real data, one pollutant per event (neighbor_divergence:
 pm25 and pm10, one event each), only where the span held real data (≥ 90 % of its hours) and
 where the change is visible: a flatline sticks at ≥ 10 µg/m³ (CO 0.5 mg/m³), low_variance
-keeps several distinct values at one decimal more than the data, neighbor_divergence needs a
-mean PM2.5 ≥ 30 µg/m³ and ≥ 2 reporting neighbours (≤ 40 km), gap_at_peak / flag_abuse are
+keeps several distinct values at one decimal more than the data around a mean at least that
+high, neighbor_divergence needs a mean PM2.5 ≥ 30 µg/m³, ≥ 2 reporting neighbours (≤ 40 km)
+and their median PM2.5 ≥ 15 µg/m³ in ≥ 75 % of its hours, gap_at_peak / flag_abuse are
 centred on an hour ≥ the station's 90th percentile that ≥ 2 neighbours also see. PM events
 of neighbouring stations keep `NETWORK_PAD_H` apart when either leans on the neighbours.
 Outlets go through `simulate_cems` (its injection types and their parameters), whose stops,
@@ -86,6 +87,10 @@ NETWORK_PAD_H = 6
 # Events keep this far from the bundle's first and last hour (detectors need context).
 EDGE_H = 24
 NEIGHBOUR_KM = 40.0
+# neighbor_divergence spans need the neighbours' median PM2.5 ≥ this (µg/m³) in ≥ this share
+# of their hours.
+VISIBLE_PM25 = 15.0
+VISIBLE_SHARE = 0.75
 NEIGHBOUR_BASED = frozenset({"neighbor_divergence", "gap_at_peak", "flag_abuse"})
 # An injected station span must have held real data in ≥ 90 % of its hours.
 MIN_COVERAGE = 0.9
@@ -349,6 +354,10 @@ class StationInjector:
             return False
         span = self.block.original[p][s, a:a + hours]
         mean = float(np.nanmean(span))
+        # Smoothing values that sit at the analyser's floor (SO2 at 2–4 µg/m³) hides nothing
+        # and cannot be told from the integer data: the same visibility rule as a flatline.
+        if mean < FLATLINE_MIN[p]:
+            return False
         decimals = INJECTED_DECIMALS[p]
         new = np.round(mean + (span - mean) * ratio, decimals)
         present = new[np.isfinite(new)]
@@ -398,6 +407,13 @@ class StationInjector:
         near = self.block.neighbours[s]
         covered = np.mean(~np.isnan(self.block.original["pm25"][near, a:a + hours]), axis=1)
         if int(np.sum(covered >= 0.75)) < 2:
+            return False
+        # Covering an inlet in clean air hides nothing, and at a neighbours' median below
+        # VISIBLE_PM25 µg/m³ a few µg/m³ of difference is within the integer resolution:
+        # the event must span mostly polluted hours.
+        with np.errstate(all="ignore"):
+            median = np.nanmedian(self.block.original["pm25"][near, a:a + hours], axis=0)
+        if np.mean(median >= VISIBLE_PM25) < VISIBLE_SHARE:
             return False
         for p in PM:
             self.block.values[p][s, a:a + hours] = np.round(

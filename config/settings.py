@@ -255,9 +255,10 @@ class FalsificationSettings(BaseModel):
     enabled: bool = True
     # Every 5 minutes of wall time: hourly data change once an hour, minute data need no faster.
     interval_s: float = Field(300.0, gt=0)
-    # Two weeks: the detectors learn each source's own normal (variability, neighbour ratio,
-    # O2 baseline) from the window, and copy_paste looks up to a week back.
-    window_days: int = Field(14, ge=2, le=92)
+    # A month: the detectors learn each source's own normal from the window (a station's
+    # usual ratio to its neighbours over 30 days, the O2 and flow of each hour over ± 7
+    # days), and copy_paste looks up to a week back.
+    window_days: int = Field(30, ge=2, le=92)
     block_sources: int = Field(500, ge=1)
     detectors: list[str] | None = None
     thresholds: dict[str, dict[str, Any]] = {}
