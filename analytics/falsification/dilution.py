@@ -51,11 +51,14 @@ class DilutionSettings:
     # Moisture can only confirm when dilution would move it by ≥ this many points (hourly
     # moisture noise is ~0.2 points).
     min_moisture_change_pct: float = 0.6
-    # Measured concentrations (median over pollutants and hours) must fall to ≤ 1 − this share
-    # × the implied air fraction of their usual level: "down roughly in proportion". Half the
-    # proportional fall leaves room for the pollutants' own ±10 % hourly variation.
+    # Measured concentrations must fall to ≤ 1 − this share × the implied air fraction of
+    # their level around the episode: "down roughly in proportion". Each hour is taken
+    # against its usual value, the level around is the median of the `reference_hours`
+    # either side; the median over pollutants is judged. Half the proportional fall leaves
+    # room for a pollutant's own ±10–20 % drift within a day.
     concentration_share: float = 0.5
-    # The usual value of an hour: median of the same local hour over ± this many days (a
+    reference_hours: int = 6
+    # The usual value of an hour: median of the same hour of day over ± this many days (a
     # power unit's O2 and flow follow its daily load curve).
     baseline_half_days: int = 7
     # ... from at least this many days (fewer: the hour is not judged).
@@ -75,7 +78,12 @@ def detect_dilution(series: AuditSeries,
     air fraction implied by O2 against its usual value lies in [`min_air_fraction`,
     `max_air_fraction`] and the flow rose (or, without flow, the moisture fell) consistently
     with it, neither contradicting it. Episodes of ≥ `min_hours` are kept when the measured
-    pollutants fell in proportion. Score = implied air fraction × log2(1 + hours).
+    pollutants fell in proportion: the median over pollutants of (during / the hours around
+    the episode, each hour taken against its usual value) ≤ 1 − `concentration_share` × the
+    air fraction. Score = implied air fraction × log2(1 + hours).
+
+    Only the O2 baseline is computed for every hour; flow, moisture and pollutant baselines
+    only where O2 makes an hour a candidate (the cost follows the candidates).
     """
     if series.kind != "outlet" or not series.sources or not len(series.times):
         return []
@@ -85,91 +93,111 @@ def detect_dilution(series: AuditSeries,
     hourly = hourly_of(series, (*pollutants, "o2", "flow", "moisture"))
     if hourly.shape[1] < 24:
         return []
-    first_hour = local_hour(hourly, 0)
-    median = _Baseline(first_hour, settings.baseline_half_days, settings.min_baseline_days)
+    days, min_days = settings.baseline_half_days, settings.min_baseline_days
     o2 = hourly.measured("o2")
     o2 = np.where(o2 < AIR_O2_PCT, o2, np.nan)
-    o2_usual = median(o2)
+    o2_usual = same_hour_median(o2, days, min_days)
     with np.errstate(invalid="ignore", divide="ignore"):
         air = (o2 - o2_usual) / (AIR_O2_PCT - o2_usual)
-    expected_flow = 1.0 / (1.0 - np.clip(air, 0.0, 0.99))
-
-    flow_known = np.zeros(hourly.shape, dtype=bool)
-    flow_ok = np.zeros(hourly.shape, dtype=bool)
-    flow_ratio = np.full(hourly.shape, np.nan)
-    flow_usual = np.full(hourly.shape, np.nan)
-    if "flow" in hourly.values:
-        flow = hourly.measured("flow")
-        flow_usual = median(flow)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            flow_ratio = flow / flow_usual
-        flow_known = np.isfinite(flow_ratio) & (flow_usual > 0)
-        flow_ok = flow_known & (flow_ratio >= 1 + settings.flow_share * (expected_flow - 1))
-
-    moist_known = np.zeros(hourly.shape, dtype=bool)
-    moist_ok = np.zeros(hourly.shape, dtype=bool)
-    moisture = moist_usual = np.full(hourly.shape, np.nan)
-    if "moisture" in hourly.values:
-        moisture = hourly.measured("moisture")
-        moist_usual = median(moisture)
-        implied_fall = air * (moist_usual - settings.ambient_moisture_pct)
-        moist_known = (np.isfinite(moisture) & np.isfinite(implied_fall)
-                       & (implied_fall >= settings.min_moisture_change_pct))
-        moist_ok = moist_known & (moist_usual - moisture
-                                  >= settings.moisture_share * implied_fall)
-
-    with np.errstate(invalid="ignore"):
-        candidate = ((air >= settings.min_air_fraction) & (air <= settings.max_air_fraction)
-                     & (flow_ok | moist_ok) & ~(flow_known & ~flow_ok)
-                     & ~(moist_known & ~moist_ok))
+        by_o2 = (air >= settings.min_air_fraction) & (air <= settings.max_air_fraction)
+    rows, columns = np.nonzero(by_o2)
+    if not rows.size:
+        return []
+    a = air[rows, columns]
+    flow, flow_usual, flow_known, flow_ok = _confirm(hourly, "flow", rows, columns, a,
+                                                     settings)
+    moisture, moist_usual, moist_known, moist_ok = _confirm(hourly, "moisture", rows,
+                                                            columns, a, settings)
+    confirmed = (flow_ok | moist_ok) & ~(flow_known & ~flow_ok) & ~(moist_known & ~moist_ok)
+    candidate = np.zeros(hourly.shape, dtype=bool)
+    candidate[rows[confirmed], columns[confirmed]] = True
     candidate = close_gaps(candidate, settings.max_gap_hours)
-
-    ratios = {}
-    for p in pollutants:
-        measured = hourly.measured(p)
-        usual = median(measured)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratios[p] = np.where(usual > 0, measured / usual, np.nan)
+    at = {(int(r), int(c)): i for i, (r, c) in enumerate(zip(rows, columns, strict=True))}
+    measured = {p: hourly.measured(p) for p in pollutants}
 
     findings: list[Finding] = []
-    for row, first, last in zip(*runs(candidate), strict=True):
-        span = slice(int(first), int(last) + 1)
-        air_run = air[row, span]
-        core = np.isfinite(air_run) & (air_run >= settings.min_air_fraction)
-        if core.sum() < settings.min_hours:
+    for row, first, last in zip(*(x.tolist() for x in runs(candidate)), strict=True):
+        core = np.flatnonzero(by_o2[row, first:last + 1]) + first
+        if core.size < settings.min_hours:
             continue
-        a = float(np.median(air_run[core]))
-        per_pollutant = {p: float(np.nanmedian(r[row, span][core]))
-                         for p, r in ratios.items() if np.isfinite(r[row, span][core]).any()}
+        near = np.r_[max(first - settings.reference_hours, 0):first,
+                     last + 1:min(last + 1 + settings.reference_hours, hourly.shape[1])]
+        near = near[~candidate[row, near]]
+        fraction = float(np.median(air[row, core]))
+        per_pollutant = {}
+        for p, values in measured.items():
+            during = _relative(values, row, core, days, min_days)
+            if not np.isfinite(during).any():
+                continue
+            around = _relative(values, row, near, days, min_days)
+            reference = float(np.nanmedian(around)) if np.isfinite(around).any() else 1.0
+            per_pollutant[p] = float(np.nanmedian(during)) / reference
         if not per_pollutant:
             continue
         concentration_ratio = float(np.median(list(per_pollutant.values())))
-        if concentration_ratio > 1 - settings.concentration_share * a:
+        if concentration_ratio > 1 - settings.concentration_share * fraction:
             continue
-        hours = int(last - first + 1)
+        picks = np.array([at[(row, c)] for c in core.tolist()])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flow_ratio = flow[picks] / flow_usual[picks]
+        hours = last - first + 1
         evidence = {
             "hours": hours,
-            "o2_pct": {"usual": _median(o2_usual[row, span][core], 2),
-                       "during": _median(o2[row, span][core], 2)},
-            "flow_m3h": {"usual": _median(flow_usual[row, span][core], 0),
-                         "during": _median(np.where(flow_known, flow_ratio * flow_usual,
-                                                    np.nan)[row, span][core], 0),
-                         "ratio": _median(flow_ratio[row, span][core], 3)},
-            "moisture_pct": {"usual": _median(moist_usual[row, span][core], 2),
-                             "during": _median(moisture[row, span][core], 2)},
+            "o2_pct": {"usual": _median(o2_usual[row, core], 2),
+                       "during": _median(o2[row, core], 2)},
+            "flow_m3h": {"usual": _median(flow_usual[picks], 0),
+                         "during": _median(flow[picks], 0),
+                         "ratio": _median(flow_ratio, 3)},
+            "moisture_pct": {"usual": _median(moist_usual[picks], 2),
+                             "during": _median(moisture[picks], 2)},
             "concentration_ratio": {p: number(v, 3) for p, v in per_pollutant.items()},
-            "implied_air_fraction": {
-                "o2": number(a, 3),
-                "flow": _median(1 - 1 / flow_ratio[row, span][core], 3),
-                "concentration": number(1 - concentration_ratio, 3)},
-            "baseline": f"median of the same local hour over ±{settings.baseline_half_days} days",
+            "implied_air_fraction": {"o2": number(fraction, 3),
+                                     "flow": _median(1 - 1 / flow_ratio, 3),
+                                     "concentration": number(1 - concentration_ratio, 3)},
+            "baseline": f"median of the same hour of day over ±{days} days",
             "thresholds": {"min_air_fraction": settings.min_air_fraction,
                            "flow_share": settings.flow_share,
                            "concentration_share": settings.concentration_share},
         }
-        findings.append(finding(hourly, DILUTION, int(row), "all", int(first), int(last),
-                                a * float(np.log2(1 + hours)), evidence))
+        findings.append(finding(hourly, DILUTION, row, "all", first, last,
+                                fraction * float(np.log2(1 + hours)), evidence))
     return findings
+
+
+def _confirm(hourly: AuditSeries, name: str, rows: np.ndarray, columns: np.ndarray,
+             air: np.ndarray, settings: DilutionSettings
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """At the candidate positions: (value, usual value, known, consistent with dilution by
+    `air`) of flow (rose by ≥ flow_share of 1 / (1 − a) − 1) or moisture (fell by ≥
+    moisture_share of a × (usual − ambient), known only where that is ≥
+    min_moisture_change_pct)."""
+    n = rows.size
+    if name not in hourly.values:
+        nothing = np.full(n, np.nan)
+        return nothing, nothing, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    values = hourly.measured(name)
+    value = values[rows, columns]
+    usual = same_hour_at(values, rows, columns, settings.baseline_half_days,
+                         settings.min_baseline_days)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if name == "flow":
+            known = np.isfinite(value) & (usual > 0)
+            ok = known & (value / usual >= 1 + settings.flow_share * (1 / (1 - air) - 1))
+        else:
+            implied_fall = air * (usual - settings.ambient_moisture_pct)
+            known = (np.isfinite(value) & np.isfinite(implied_fall)
+                     & (implied_fall >= settings.min_moisture_change_pct))
+            ok = known & (usual - value >= settings.moisture_share * implied_fall)
+    return value, usual, known, ok
+
+
+def _relative(values: np.ndarray, row: int, columns: np.ndarray, half_days: int,
+              min_days: int) -> np.ndarray:
+    """values / their usual value (same hour of day) at `columns` of `row`."""
+    rows = np.full(columns.size, row)
+    usual = same_hour_at(values, rows, columns, half_days, min_days)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(usual > 0, values[row, columns] / usual, np.nan)
 
 
 def hourly_of(series: AuditSeries, names: Iterable[str]) -> AuditSeries:
@@ -183,29 +211,35 @@ def hourly_of(series: AuditSeries, names: Iterable[str]) -> AuditSeries:
 
 
 def local_hour(series: AuditSeries, column: int) -> int:
-    """Local (series.tz) hour of day of grid column `column`; one UTC offset for the window."""
+    """Local (series.tz) hour of day of grid column `column`."""
     seconds = int(series.times[column].astype(np.int64))
-    moment = datetime.fromtimestamp(seconds, UTC).astimezone(ZoneInfo(series.tz))
-    return moment.hour
+    return datetime.fromtimestamp(seconds, UTC).astimezone(ZoneInfo(series.tz)).hour
 
 
-def same_hour_median(values: np.ndarray, first_hour: int, half_days: int,
-                     min_days: int) -> np.ndarray:
-    """(S, T) median of each hourly value's local hour of day over ± `half_days` days.
+def same_hour_median(values: np.ndarray, half_days: int, min_days: int) -> np.ndarray:
+    """(S, T) median of each hourly value's hour of day over ± `half_days` days (columns
+    24 apart, the day itself included); NaN ignored, NaN with fewer than `min_days` values.
 
-    `values` is an hourly (S, T) array whose column 0 is at local hour `first_hour`; NaN is
-    ignored and the result is NaN where fewer than `min_days` days had a value. The day itself
-    counts, so an episode needs to cover more than half the days of the window to shift it.
+    Columns 24 h apart keep the local hour of day except across a daylight-saving change.
     """
-    n_sources, n_times = values.shape
-    n_days = -(-(first_hour + n_times) // 24)
-    grid = np.full((n_sources, n_days * 24), np.nan)
-    grid[:, first_hour:first_hour + n_times] = values
-    days = grid.reshape(n_sources, n_days, 24)
-    padded = np.pad(days, ((0, 0), (half_days, half_days), (0, 0)), constant_values=np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_days + 1, axis=1)
-    medians = nan_median_last(windows, min_days)
-    return medians.reshape(n_sources, n_days * 24)[:, first_hour:first_hour + n_times]
+    n_times = values.shape[1]
+    offsets = 24 * np.arange(-half_days, half_days + 1)
+    stacked = np.full((*values.shape, offsets.size), np.nan)
+    for k, offset in enumerate(offsets.tolist()):  # 2·half_days + 1 shifted copies
+        lo, hi = max(0, -offset), min(n_times, n_times - offset)
+        if lo < hi:
+            stacked[:, lo:hi, k] = values[:, lo + offset:hi + offset]
+    return nan_median_last(stacked, min_days)
+
+
+def same_hour_at(values: np.ndarray, rows: np.ndarray, columns: np.ndarray, half_days: int,
+                 min_days: int) -> np.ndarray:
+    """same_hour_median at the positions (rows, columns) only, shaped (n,)."""
+    n_times = values.shape[1]
+    index = columns[:, None] + 24 * np.arange(-half_days, half_days + 1)
+    inside = (index >= 0) & (index < n_times)
+    picked = values[rows[:, None], np.clip(index, 0, n_times - 1)]
+    return nan_median_last(np.where(inside, picked, np.nan), min_days)
 
 
 def nan_median_last(windows: np.ndarray, min_count: int = 1) -> np.ndarray:
@@ -214,21 +248,14 @@ def nan_median_last(windows: np.ndarray, min_count: int = 1) -> np.ndarray:
     Sorting puts NaN last, so the median is picked by each cell's own count (faster than
     np.nanmedian on many small windows).
     """
-    ordered = np.sort(windows, axis=-1)
-    count = np.sum(~np.isnan(windows), axis=-1)
-    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[..., None], -1)[..., 0]
-    high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[..., None], -1)[..., 0]
-    return np.where(count >= max(min_count, 1), (low + high) / 2, np.nan)
-
-
-class _Baseline:
-    """same_hour_median with this window's settings."""
-
-    def __init__(self, first_hour: int, half_days: int, min_days: int) -> None:
-        self.first_hour, self.half_days, self.min_days = first_hour, half_days, min_days
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        return same_hour_median(values, self.first_hour, self.half_days, self.min_days)
+    width = windows.shape[-1]
+    ordered = np.sort(windows, axis=-1).reshape(-1, width)
+    count = np.count_nonzero(~np.isnan(ordered), axis=-1)
+    rows = np.arange(ordered.shape[0])
+    low = ordered[rows, np.maximum((count - 1) // 2, 0)]
+    high = ordered[rows, np.maximum(count // 2, 0)]
+    median = np.where(count >= max(min_count, 1), (low + high) / 2, np.nan)
+    return median.reshape(windows.shape[:-1])
 
 
 def _median(values: np.ndarray, decimals: int) -> float | None:

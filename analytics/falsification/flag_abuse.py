@@ -27,7 +27,7 @@ from analytics.falsification.dilution import AIR_O2_PCT, hourly_of, local_hour, 
 from analytics.falsification.gap_at_peak import (
     GapAtPeakSettings,
     flank_bar,
-    flank_check,
+    flanks,
     high_level,
     level_of,
 )
@@ -58,8 +58,9 @@ class FlagAbuseSettings:
     # Calibration-only runs up to this long are a zero/span check: their values are
     # reference gases, so only the flank rule judges them.
     max_calibration_hours: int = 2
-    # A calibration at the same local hour on at least this many other days is routine and
-    # never reported.
+    # Calibration-only runs whose every hour has a C flag within an hour of the same local
+    # time on at least this many other days are the routine daily check, whatever their
+    # length, and never reported.
     min_routine_days: int = 3
     # The flank rule, as gap_at_peak's (its settings explain the numbers): each unflagged
     # hour beside the run ≥ (1 + min_rise) × the median of the `rise_hours` beyond it, the
@@ -108,65 +109,83 @@ def detect_flag_abuse(series: AuditSeries,
             continue
         flags = hourly.flag(pollutant)
         marked = np.isin(flags, wanted)
-        if not marked.any():
-            continue
-        level, limit = level_of(hourly, pollutant)
-        flagged = _flagged_level(hourly, pollutant, limit)
-        high = high_level(level, settings.quantile)
-        if hourly.kind == "outlet":
-            bar = np.where(np.isfinite(limit), np.fmax(high, settings.near_limit_share), high)
+        if marked.any():
+            findings += _judge(hourly, pollutant, flags, marked, routine_hours, flank_rule,
+                               settings)
+    return findings
+
+
+def _judge(hourly: AuditSeries, pollutant: str, flags: np.ndarray, marked: np.ndarray,
+           routine_hours: np.ndarray | None, flank_rule: GapAtPeakSettings,
+           settings: FlagAbuseSettings) -> list[Finding]:
+    """The findings of one pollutant's marked runs, screened together, explained one by one."""
+    level, limit = level_of(hourly, pollutant)
+    flagged = _flagged_level(hourly, pollutant, limit)
+    high = high_level(level, settings.quantile)
+    typical = high_level(level, 0.5)
+    bar = (np.where(np.isfinite(limit), np.fmax(high, settings.near_limit_share), high)
+           if hourly.kind == "outlet" else high)
+    rows, firsts, lasts = runs(close_gaps(marked, settings.max_gap_hours))
+    if not rows.size:
+        return []
+    lengths = lasts - firsts + 1
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        """Per run, the True hours of `mask` inside it."""
+        cumulative = np.pad(np.cumsum(mask, axis=1), ((0, 0), (1, 0)))
+        return cumulative[rows, lasts + 1] - cumulative[rows, firsts]
+
+    only_calibration = count(marked & (flags != b"C")) == 0
+    calibration = only_calibration & (lengths <= settings.max_calibration_hours)
+    routine = (only_calibration & (count(routine_hours) == lengths)
+               if routine_hours is not None else np.zeros(rows.size, dtype=bool))
+    with np.errstate(invalid="ignore"):
+        high_marked = marked & (flagged >= bar[:, None]) & (bar[:, None] > 0)
+    by_values = ~calibration & (count(high_marked) >= settings.min_high_hours)
+    limit_bar = flank_bar(high[rows], limit[rows], flank_rule)
+    sides = flanks(level, rows, firsts, lasts, limit_bar, typical[rows], flank_rule)
+    by_flanks = (~by_values & (lengths >= settings.flank_min_hours) & sides.ok
+                 & (high[rows] > 0))
+    scale = np.where(np.isfinite(limit), limit, 1.0)
+    quantile_key = f"normal_p{round(settings.quantile * 100)}"
+    findings: list[Finding] = []
+    for i in np.flatnonzero(~routine & (by_values | by_flanks)).tolist():
+        row, first, last = int(rows[i]), int(firsts[i]), int(lasts[i])
+        span = slice(first, last + 1)
+        k = scale[row]
+        under = marked[row, span]
+        values = flagged[row, span][under]
+        present = np.sort(values[np.isfinite(values)])[::-1]
+        evidence: dict[str, object] = {
+            "flags": sorted({f.decode() for f in flags[row, span][under]}),
+            "flagged_hours": int(under.sum()),
+            "normal_median": number(typical[row] * k, 3),
+            quantile_key: number(high[row] * k, 3),
+            "limit_mgm3": number(limit[row], 2) if hourly.kind == "outlet" else None,
+            "bar": number(bar[row] * k, 3),
+            "flagged_values": {
+                "max": number(present[0] * k, 3) if present.size else None,
+                "second": number(present[1] * k, 3) if present.size > 1 else None,
+                "median": number(np.median(present) * k, 3) if present.size else None},
+        }
+        if by_values[i]:
+            high_hours = settings.min_high_hours
+            score = float(present[high_hours - 1] / bar[row])
+            evidence["basis"] = "values under the flag"
         else:
-            bar = high
-        scale = np.where(np.isfinite(limit), limit, 1.0)
-        merged = close_gaps(marked, settings.max_gap_hours)
-        for row, first, last in zip(*(a.tolist() for a in runs(merged)), strict=True):
-            span = slice(first, last + 1)
-            letters = sorted({f.decode() for f in flags[row, span][marked[row, span]]})
-            calibration = letters == ["C"] and (last - first + 1
-                                                <= settings.max_calibration_hours)
-            if calibration and routine_hours is not None and routine_hours[row, span].all():
-                continue
-            values = np.where(marked[row, span], flagged[row, span], np.nan)
-            present = np.sort(values[np.isfinite(values)])[::-1]
-            evidence: dict[str, object] = {
-                "flags": letters,
-                "flagged_hours": int(marked[row, span].sum()),
-                "normal_median": number(np.nanmedian(level[row]) * scale[row], 3),
-                f"normal_p{round(settings.quantile * 100)}": number(high[row] * scale[row], 3),
-                "limit_mgm3": number(limit[row], 2) if hourly.kind == "outlet" else None,
-                "bar": number(bar[row] * scale[row], 3),
-            }
-            k = settings.min_high_hours
-            by_values = (not calibration and np.isfinite(bar[row]) and bar[row] > 0
-                         and present.size >= k and present[k - 1] >= bar[row])
-            if by_values:
-                score = float(present[k - 1] / bar[row])
-                evidence["basis"] = "values under the flag"
-            else:
-                if last - first + 1 < settings.flank_min_hours:
-                    continue
-                limit_bar = flank_bar(high[row], limit[row], flank_rule)
-                ok, flanks = flank_check(level[row], first, last, limit_bar, flank_rule)
-                if not ok or not high[row] > 0:
-                    continue
-                score = max(flanks["before"], flanks["after"]) / high[row]
-                evidence["basis"] = "flanks climbing toward the flagged period"
-                evidence["flank_values"] = [number(flanks["before"] * scale[row], 3),
-                                            number(flanks["after"] * scale[row], 3)]
-                evidence["flank_rise"] = [number(flanks["rise_before"], 3),
-                                          number(flanks["rise_after"], 3)]
-            evidence["flagged_values"] = {
-                "max": number(present[0] * scale[row], 3) if present.size else None,
-                "second": number(present[1] * scale[row], 3) if present.size > 1 else None,
-                "median": number(np.median(present) * scale[row], 3) if present.size else None,
-            }
-            if hourly.kind == "outlet":
-                evidence["unit"] = ("mg/m3 at reference O2" if np.isfinite(limit[row])
-                                    else "mg/m3 as measured")
-            else:
-                evidence["unit"] = "mg/m3" if pollutant == "co" else "ug/m3"
-            findings.append(finding(hourly, FLAG_ABUSE, row, pollutant, first, last, score,
-                                    evidence))
+            score = max(float(sides.before[i]), float(sides.after[i])) / high[row]
+            evidence["basis"] = "flanks climbing toward the flagged period"
+            evidence["flank_values"] = [number(sides.before[i] * k, 3),
+                                        number(sides.after[i] * k, 3)]
+            evidence["flank_rise"] = [number(sides.rise_before[i], 3),
+                                      number(sides.rise_after[i], 3)]
+        if hourly.kind == "outlet":
+            evidence["unit"] = ("mg/m3 at reference O2" if np.isfinite(limit[row])
+                                else "mg/m3 as measured")
+        else:
+            evidence["unit"] = "mg/m3" if pollutant == "co" else "ug/m3"
+        findings.append(finding(hourly, FLAG_ABUSE, row, pollutant, first, last, score,
+                                evidence))
     return findings
 
 
