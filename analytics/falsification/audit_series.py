@@ -117,6 +117,12 @@ class AuditSeries:
         names = STATION_POLLUTANTS if self.kind == "station" else OUTLET_POLLUTANTS
         return tuple(p for p in names if p in self.values)
 
+    def judged(self) -> tuple[str, ...]:
+        """Pollutants present, plus at outlets the process signals present (a stuck O2 or
+        flow analyser is as suspicious as a stuck SO2 one)."""
+        process = OUTLET_PROCESS if self.kind == "outlet" else ()
+        return self.pollutants() + tuple(p for p in process if p in self.values)
+
     def rows(self, rows: slice | np.ndarray) -> AuditSeries:
         """The same series for a subset of sources (blocks for bounded memory)."""
         def pick(array: np.ndarray | None) -> np.ndarray | None:

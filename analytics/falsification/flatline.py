@@ -114,12 +114,9 @@ def detect_flatline(series: AuditSeries, settings: FlatlineSettings = FlatlineSe
     if not series.sources or not len(series.times):
         return []
     hourly = series.hourly()
-    names = hourly.pollutants() + (
-        ("o2", "flow", "temperature", "moisture") if hourly.kind == "outlet" else ())
     findings: list[Finding] = []
-    for p in names:
-        if p in hourly.values:
-            findings += _detect(hourly, p, settings)
+    for p in hourly.judged():
+        findings += _detect(hourly, p, settings)
     return findings
 
 

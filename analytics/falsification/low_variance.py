@@ -85,12 +85,9 @@ def detect_low_variance(series: AuditSeries,
     hourly = series.hourly()
     if len(hourly.times) < settings.window_hours + settings.min_quiet_hours:
         return []
-    names = hourly.pollutants() + (
-        ("o2", "flow", "temperature", "moisture") if hourly.kind == "outlet" else ())
     findings: list[Finding] = []
-    for p in names:
-        if p in hourly.values:
-            findings += _detect(hourly, p, settings)
+    for p in hourly.judged():
+        findings += _detect(hourly, p, settings)
     return findings
 
 

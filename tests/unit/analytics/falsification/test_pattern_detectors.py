@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from support.falsification_data import START, on_minutes, station_network
 
 from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.copy_paste import CopyPasteSettings, detect_copy_paste
@@ -19,46 +20,6 @@ from analytics.falsification.neighbor_divergence import (
     detect_neighbor_divergence,
 )
 from analytics.findings import Finding
-
-START = np.datetime64("2024-01-01T00:00:00", "s")
-POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
-LEVEL = {"pm25": 55.0, "pm10": 80.0, "so2": 12.0, "no2": 40.0, "o3": 50.0, "co": 0.9}
-
-
-def _network(seed: int, n_stations: int = 6, days: int = 30) -> AuditSeries:
-    """Hourly stations ~10 km apart seeing one regional air mass, Beijing-like resolution.
-
-    Regional log level: AR(1) (φ 0.97, σ 0.15/h) plus a diurnal swing; each station scales it
-    by its own factor (rural vs urban) and adds 10 % noise; integers (CO to 0.1 mg/m³).
-    """
-    rng = np.random.default_rng(seed)
-    n = days * 24
-    values: dict[str, np.ndarray] = {}
-    for p in POLLUTANTS:
-        shocks = rng.normal(0.0, 0.15, n)
-        ar = np.zeros(n)
-        for t in range(1, n):  # test data only: a short AR(1) recursion
-            ar[t] = 0.97 * ar[t - 1] + shocks[t]
-        diurnal = 0.25 * np.sin(2 * np.pi * (np.arange(n) % 24) / 24)
-        factor = rng.uniform(0.7, 1.3, (n_stations, 1))
-        noise = np.exp(rng.normal(0.0, 0.1, (n_stations, n)))
-        raw = LEVEL[p] * factor * np.exp(ar + diurnal)[None, :] * noise
-        values[p] = np.round(raw, 1) if p == "co" else np.round(raw)
-    lat = 39.9 + rng.uniform(-0.05, 0.05, n_stations)
-    lon = 116.4 + rng.uniform(-0.05, 0.05, n_stations)
-    times = START + np.arange(n) * np.timedelta64(3600, "s")
-    return AuditSeries("station", tuple(f"S{i}" for i in range(n_stations)), times, values,
-                       lat=lat, lon=lon)
-
-
-def _minutes(hourly: AuditSeries, seed: int) -> AuditSeries:
-    """The same network on a 1-minute grid: each hour's value with 3 % minute noise."""
-    rng = np.random.default_rng(seed)
-    values = {p: np.repeat(v, 60, axis=1) * np.exp(rng.normal(0.0, 0.03, (v.shape[0],
-                                                                            v.shape[1] * 60)))
-              for p, v in hourly.values.items()}
-    times = START + np.arange(len(hourly.times) * 60) * np.timedelta64(60, "s")
-    return replace(hourly, times=times, values=values, step_s=60)
 
 
 def _outlets(seed: int, n_stacks: int = 3, days: int = 20) -> AuditSeries:
@@ -114,15 +75,15 @@ def _pasted(series: AuditSeries, pollutant: str, row: int, first: int, hours: in
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_copy_paste_is_silent_on_clean_networks(seed: int) -> None:
-    clean = _network(seed)
+    clean = station_network(seed)
     assert detect_copy_paste(clean) == []
-    assert detect_copy_paste(_minutes(clean, seed)) == []
+    assert detect_copy_paste(on_minutes(clean, seed)) == []
 
 
 @pytest.mark.parametrize(("pollutant", "hours", "days"),
                          [("pm25", 24, 1), ("o3", 60, 3), ("no2", 96, 7), ("co", 48, 2)])
 def test_pasted_days_are_found(pollutant: str, hours: int, days: int) -> None:
-    series = _pasted(_network(21), pollutant, 2, 400, hours, days)
+    series = _pasted(station_network(21), pollutant, 2, 400, hours, days)
     f = _only(detect_copy_paste(series), "copy_paste", "S2", pollutant)
     detectable = min(hours, 24 * days)  # later hours copy data that were overwritten
     assert _near(f.start, _hour(400)) and _near(f.end, _hour(400 + detectable - 1))
@@ -133,13 +94,13 @@ def test_pasted_days_are_found(pollutant: str, hours: int, days: int) -> None:
 
 
 def test_copy_paste_on_minute_grid() -> None:
-    series = _pasted(_minutes(_network(22), 22), "pm10", 1, 300, 36, 2)
+    series = _pasted(on_minutes(station_network(22), 22), "pm10", 1, 300, 36, 2)
     f = _only(detect_copy_paste(series), "copy_paste", "S1", "pm10")
     assert _near(f.start, _hour(300)) and _near(f.end, _hour(335))
 
 
 def test_a_flatline_is_not_a_paste() -> None:
-    series = _with(_network(23), "pm25", 0, slice(200, 300), 48.0)
+    series = _with(station_network(23), "pm25", 0, slice(200, 300), 48.0)
     assert detect_copy_paste(series) == []
 
 
@@ -147,7 +108,7 @@ def test_coarse_floor_values_are_not_a_paste() -> None:
     # SO2 toggling between 2 and 3 µg/m³ for days equals itself a day earlier most hours.
     rng = np.random.default_rng(24)
     toggling = np.where(rng.random(240) < 0.9, 2.0, 3.0)
-    series = _with(_network(24), "so2", 3, slice(200, 440), toggling)
+    series = _with(station_network(24), "so2", 3, slice(200, 440), toggling)
     assert detect_copy_paste(series) == []
 
 
@@ -163,7 +124,7 @@ def test_outlet_paste_of_every_parameter_is_one_all_finding() -> None:
 
 
 def test_copy_paste_lags_are_configurable() -> None:
-    series = _pasted(_network(26), "pm25", 2, 400, 48, 7)
+    series = _pasted(station_network(26), "pm25", 2, 400, 48, 7)
     assert detect_copy_paste(series, CopyPasteSettings(max_lag_days=3)) == []
 
 
@@ -171,15 +132,15 @@ def test_copy_paste_lags_are_configurable() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_neighbor_divergence_is_silent_on_clean_networks(seed: int) -> None:
-    clean = _network(seed)
+    clean = station_network(seed)
     assert detect_neighbor_divergence(clean) == []
-    assert detect_neighbor_divergence(_minutes(clean, seed)) == []
+    assert detect_neighbor_divergence(on_minutes(clean, seed)) == []
 
 
 @pytest.mark.parametrize(("pollutant", "hours", "factor"),
                          [("pm25", 48, 0.3), ("pm10", 120, 0.4), ("pm25", 30, 0.2)])
 def test_covered_inlet_is_found(pollutant: str, hours: int, factor: float) -> None:
-    base = _network(31)
+    base = station_network(31)
     span = slice(300, 300 + hours)
     series = _with(base, pollutant, 4, span, np.round(base.values[pollutant][4, span] * factor))
     f = _only(detect_neighbor_divergence(series), "neighbor_divergence", "S4", pollutant)
@@ -189,16 +150,16 @@ def test_covered_inlet_is_found(pollutant: str, hours: int, factor: float) -> No
 
 
 def test_neighbor_divergence_on_minute_grid() -> None:
-    base = _network(32)
+    base = station_network(32)
     span = slice(200, 260)
     hourly = _with(base, "pm25", 0, span, np.round(base.values["pm25"][0, span] * 0.35))
-    f = _only(detect_neighbor_divergence(_minutes(hourly, 32)), "neighbor_divergence", "S0",
+    f = _only(detect_neighbor_divergence(on_minutes(hourly, 32)), "neighbor_divergence", "S0",
               "pm25")
     assert _near(f.start, _hour(200), 3) and _near(f.end, _hour(259), 3)
 
 
 def test_gaps_and_flatlines_are_not_divergence() -> None:
-    base = _network(33)
+    base = station_network(33)
     gap = _with(base, "pm25", 2, slice(300, 372), np.nan)
     assert detect_neighbor_divergence(gap) == []
     low = float(np.nanpercentile(base.values["pm25"][2], 10))
@@ -208,13 +169,13 @@ def test_gaps_and_flatlines_are_not_divergence() -> None:
 
 def test_the_usual_ratio_absorbs_a_rural_station() -> None:
     # S5 always reads 40 % of what the city does (a rural site): its normal, not an event.
-    base = _network(34)
+    base = station_network(34)
     rural = _with(base, "pm25", 5, slice(None), np.round(base.values["pm25"][5] * 0.4))
     assert detect_neighbor_divergence(rural) == []
 
 
 def test_needs_neighbours_and_stations() -> None:
-    base = _network(35)
+    base = station_network(35)
     span = slice(300, 360)
     series = _with(base, "pm25", 4, span, np.round(base.values["pm25"][4, span] * 0.3))
     far = NeighborDivergenceSettings(radius_km=0.01)

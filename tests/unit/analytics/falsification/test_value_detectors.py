@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from support.falsification_data import START, on_minutes, station_network
 
 from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.flatline import FlatlineSettings, detect_flatline
@@ -20,46 +21,6 @@ from analytics.falsification.impossible_value import (
 )
 from analytics.falsification.low_variance import LowVarianceSettings, detect_low_variance
 from analytics.findings import Finding
-
-START = np.datetime64("2024-01-01T00:00:00", "s")
-POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
-LEVEL = {"pm25": 55.0, "pm10": 80.0, "so2": 12.0, "no2": 40.0, "o3": 50.0, "co": 0.9}
-
-
-def _network(seed: int, n_stations: int = 6, days: int = 30) -> AuditSeries:
-    """Hourly stations ~10 km apart seeing one regional air mass, Beijing-like resolution.
-
-    Regional log level: AR(1) (φ 0.97, σ 0.15/h) plus a diurnal swing; each station scales it
-    by its own factor (rural vs urban) and adds 10 % noise; integers (CO to 0.1 mg/m³).
-    """
-    rng = np.random.default_rng(seed)
-    n = days * 24
-    values: dict[str, np.ndarray] = {}
-    for p in POLLUTANTS:
-        shocks = rng.normal(0.0, 0.15, n)
-        ar = np.zeros(n)
-        for t in range(1, n):  # test data only: a short AR(1) recursion
-            ar[t] = 0.97 * ar[t - 1] + shocks[t]
-        diurnal = 0.25 * np.sin(2 * np.pi * (np.arange(n) % 24) / 24)
-        factor = rng.uniform(0.7, 1.3, (n_stations, 1))
-        noise = np.exp(rng.normal(0.0, 0.1, (n_stations, n)))
-        raw = LEVEL[p] * factor * np.exp(ar + diurnal)[None, :] * noise
-        values[p] = np.round(raw, 1) if p == "co" else np.round(raw)
-    lat = 39.9 + rng.uniform(-0.05, 0.05, n_stations)
-    lon = 116.4 + rng.uniform(-0.05, 0.05, n_stations)
-    times = START + np.arange(n) * np.timedelta64(3600, "s")
-    return AuditSeries("station", tuple(f"S{i}" for i in range(n_stations)), times, values,
-                       lat=lat, lon=lon)
-
-
-def _minutes(hourly: AuditSeries, seed: int) -> AuditSeries:
-    """The same network on a 1-minute grid: each hour's value with 3 % minute noise."""
-    rng = np.random.default_rng(seed)
-    values = {p: np.repeat(v, 60, axis=1) * np.exp(rng.normal(0.0, 0.03, (v.shape[0],
-                                                                            v.shape[1] * 60)))
-              for p, v in hourly.values.items()}
-    times = START + np.arange(len(hourly.times) * 60) * np.timedelta64(60, "s")
-    return replace(hourly, times=times, values=values, step_s=60)
 
 
 def _with(series: AuditSeries, pollutant: str, row: int, cols: slice,
@@ -88,13 +49,13 @@ def _near(found: datetime, expected: datetime, hours: int = 2) -> bool:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_impossible_value_is_silent_on_clean_networks(seed: int) -> None:
-    clean = _network(seed)
+    clean = station_network(seed)
     assert detect_impossible_value(clean) == []
-    assert detect_impossible_value(_minutes(clean, seed)) == []
+    assert detect_impossible_value(on_minutes(clean, seed)) == []
 
 
 def test_negative_run_is_one_finding_with_its_values() -> None:
-    series = _with(_network(1), "pm25", 2, slice(100, 103), np.array([-20.0, -35.0, -8.0]))
+    series = _with(station_network(1), "pm25", 2, slice(100, 103), np.array([-20.0, -35.0, -8.0]))
     f = _only(detect_impossible_value(series), "impossible_value", "S2", "pm25")
     assert (f.start, f.end) == (_hour(100), _hour(102))
     assert f.evidence["values"] == [-20.0, -35.0, -8.0]
@@ -104,14 +65,14 @@ def test_negative_run_is_one_finding_with_its_values() -> None:
 
 
 def test_absurd_high_value_breaks_the_ceiling() -> None:
-    series = _with(_network(2), "co", 4, slice(300, 302), 80.0)
+    series = _with(station_network(2), "co", 4, slice(300, 302), 80.0)
     f = _only(detect_impossible_value(series), "impossible_value", "S4", "co")
     assert (f.start, f.end) == (_hour(300), _hour(301))
     assert f.evidence["bounds_broken"][0]["bound"] == "ceiling"
 
 
 def test_slight_negative_counts_only_far_from_zero() -> None:
-    base = _network(3)
+    base = station_network(3)
     near_zero = _with(base, "so2", 1, slice(195, 206), 1.0)
     near_zero = _with(near_zero, "so2", 1, slice(200, 201), -2.0)
     assert detect_impossible_value(near_zero) == []  # zero drift beside clean air
@@ -122,7 +83,7 @@ def test_slight_negative_counts_only_far_from_zero() -> None:
 
 
 def test_flags_decide_what_is_impossible() -> None:
-    base = _network(4)
+    base = station_network(4)
     series = _with(base, "pm25", 0, slice(50, 52), -30.0)
     series = _with(series, "pm10", 0, slice(80, 81), 9000.0)
     series = _with(series, "no2", 0, slice(90, 91), -30.0)
@@ -135,7 +96,7 @@ def test_flags_decide_what_is_impossible() -> None:
 
 
 def test_impossible_value_on_minute_grid_reports_whole_hours() -> None:
-    minutes = _minutes(_network(5), 5)
+    minutes = on_minutes(station_network(5), 5)
     series = _with(minutes, "no2", 3, slice(600 + 30, 600 + 150), -25.0)
     f = _only(detect_impossible_value(series), "impossible_value", "S3", "no2")
     assert (f.start, f.end) == (_hour(10), _hour(12))
@@ -160,14 +121,14 @@ def test_outlet_process_bounds() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_flatline_is_silent_on_clean_networks(seed: int) -> None:
-    clean = _network(seed)
+    clean = station_network(seed)
     assert detect_flatline(clean) == []
-    assert detect_flatline(_minutes(clean, seed)) == []
+    assert detect_flatline(on_minutes(clean, seed)) == []
 
 
 @pytest.mark.parametrize("hours", [10, 30, 72])
 def test_stuck_value_is_found(hours: int) -> None:
-    base = _network(6)
+    base = station_network(6)
     stuck = float(base.values["pm10"][3, 400])
     series = _with(base, "pm10", 3, slice(400, 400 + hours), stuck)
     f = _only(detect_flatline(series), "flatline", "S3", "pm10")
@@ -177,7 +138,7 @@ def test_stuck_value_is_found(hours: int) -> None:
 
 
 def test_stuck_hours_bridge_a_short_gap() -> None:
-    base = _network(7)
+    base = station_network(7)
     series = _with(base, "no2", 1, slice(200, 230), 45.0)
     series = _with(series, "no2", 1, slice(210, 212), np.nan)
     f = _only(detect_flatline(series), "flatline", "S1", "no2")
@@ -186,7 +147,7 @@ def test_stuck_hours_bridge_a_short_gap() -> None:
 
 def test_coarse_low_values_are_not_a_flatline() -> None:
     # SO2 resting at 2–3 µg/m³ in integers for days, CO at 0.2 mg/m³: real clean air.
-    base = _network(8)
+    base = station_network(8)
     rng = np.random.default_rng(8)
     so2 = np.where(rng.random(96) < 0.85, 2.0, 3.0)
     so2[:30] = 2.0
@@ -196,14 +157,14 @@ def test_coarse_low_values_are_not_a_flatline() -> None:
 
 
 def test_flatline_on_minute_grid() -> None:
-    minutes = _minutes(_network(9), 9)
+    minutes = on_minutes(station_network(9), 9)
     series = _with(minutes, "o3", 5, slice(60 * 100, 60 * 112), 57.3)
     f = _only(detect_flatline(series), "flatline", "S5", "o3")
     assert _near(f.start, _hour(100)) and _near(f.end, _hour(111))
 
 
 def test_flatline_needs_min_hours() -> None:
-    base = _network(10)
+    base = station_network(10)
     series = _with(base, "pm25", 0, slice(100, 105), 70.0)
     assert detect_flatline(series) == []
     assert detect_flatline(series, FlatlineSettings(min_hours=4.0,
@@ -221,15 +182,15 @@ def _smoothed(series: AuditSeries, pollutant: str, row: int, cols: slice,
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_low_variance_is_silent_on_clean_networks(seed: int) -> None:
-    clean = _network(seed)
+    clean = station_network(seed)
     assert detect_low_variance(clean) == []
-    assert detect_low_variance(_minutes(clean, seed)) == []
+    assert detect_low_variance(on_minutes(clean, seed)) == []
 
 
 @pytest.mark.parametrize(("pollutant", "hours", "ratio"),
                          [("pm25", 48, 0.05), ("no2", 30, 0.08), ("o3", 100, 0.02)])
 def test_smoothed_span_is_found(pollutant: str, hours: int, ratio: float) -> None:
-    series = _smoothed(_network(11), pollutant, 2, slice(300, 300 + hours), ratio)
+    series = _smoothed(station_network(11), pollutant, 2, slice(300, 300 + hours), ratio)
     f = _only(detect_low_variance(series), "low_variance", "S2", pollutant)
     assert _near(f.start, _hour(300), 3) and _near(f.end, _hour(300 + hours - 1), 3)
     assert f.evidence["ratio"] < 0.3 and f.evidence["median_window_ratio"] <= 0.2
@@ -237,19 +198,19 @@ def test_smoothed_span_is_found(pollutant: str, hours: int, ratio: float) -> Non
 
 
 def test_low_variance_on_minute_grid() -> None:
-    hourly = _smoothed(_network(12), "pm10", 4, slice(200, 260), 0.05)
-    f = _only(detect_low_variance(_minutes(hourly, 12)), "low_variance", "S4", "pm10")
+    hourly = _smoothed(station_network(12), "pm10", 4, slice(200, 260), 0.05)
+    f = _only(detect_low_variance(on_minutes(hourly, 12)), "low_variance", "S4", "pm10")
     assert _near(f.start, _hour(200), 3) and _near(f.end, _hour(259), 3)
 
 
 def test_a_flatline_is_not_low_variance() -> None:
-    series = _with(_network(13), "pm25", 1, slice(300, 372), 64.0)
+    series = _with(station_network(13), "pm25", 1, slice(300, 372), 64.0)
     assert detect_low_variance(series) == []
     assert [f.type for f in detect_flatline(series)] == ["flatline"]
 
 
 def test_low_variance_without_neighbours_uses_the_own_norm() -> None:
-    base = _network(14, n_stations=1)
+    base = station_network(14, n_stations=1)
     assert detect_low_variance(base) == []
     series = _smoothed(base, "pm25", 0, slice(300, 372), 0.03)
     f = _only(detect_low_variance(series), "low_variance", "S0", "pm25")
