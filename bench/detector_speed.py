@@ -1,9 +1,9 @@
 """Speed and memory of every falsification detector over 5,000 sources × 30 days of minute data.
 
 216 million pollutant values (5,000 series × 43,200 minutes); the 1,000 outlets among them also
-carry O2 and flow (another 86 million process values), so dilution and step_drop have their
-signals. Sources are generated and judged in blocks of `--block` (the suite's own blocking),
-so memory stays bounded. Targets: < 60 s and < 6 GB peak on 2 cores.
+carry O2, flow and temperature (another 130 million process values) and flags, so dilution,
+step_drop and flag_abuse have their signals. Sources are generated and judged in blocks of
+`--block` (the suite's own blocking), so memory stays bounded. Targets: < 60 s and < 6 GB peak on 2 cores.
 
 The baseline, measured in the same run over the same blocks: one NaN-aware mean and standard
 deviation per source (`np.nanmean` + `np.nanstd`), i.e. the cheapest statistic anything could
@@ -49,14 +49,18 @@ def station_block(rng: np.random.Generator, first: int, n: int, n_minutes: int) 
 
 
 def outlet_block(rng: np.random.Generator, first: int, n: int, n_minutes: int) -> AuditSeries:
-    """`n` stacks: SO2 (mg/m³) around 60 % of a 35 mg/m³ limit, O2 ~ 7 %, flow ~ 1e6 m³/h."""
+    """`n` stacks: SO2 (mg/m³) around 60 % of a 35 mg/m³ limit, O2 ~ 7 %, flow ~ 1e6 m³/h,
+    temperature ~ 120 °C; SO2 carries HJ 212 flags, 0.5 % of minutes M (maintenance)."""
     load = 0.8 + 0.2 * _diurnal(n_minutes)[None, :] * rng.uniform(0.8, 1.2, (n, 1))
     so2 = 20.0 * load * rng.lognormal(0, 0.1, (n, n_minutes))
     o2 = 7.0 + rng.normal(0, 0.3, (n, n_minutes))
     flow = 1.0e6 * load * rng.lognormal(0, 0.03, (n, n_minutes))
+    temperature = 120.0 + rng.normal(0, 2.0, (n, n_minutes))
+    flags = np.where(rng.random((n, n_minutes)) < 0.005, b"M", b"N").astype("S1")
     return AuditSeries("outlet", tuple(f"O{first + i:05d}" for i in range(n)),
                        T0 + np.arange(n_minutes) * np.timedelta64(60, "s"),
-                       {"so2": so2, "o2": o2, "flow": flow}, step_s=60,
+                       {"so2": so2, "o2": o2, "flow": flow, "temperature": temperature},
+                       flags={"so2": flags}, step_s=60,
                        reference_o2=np.full(n, 6.0), limits={"so2": np.full(n, 35.0)})
 
 
@@ -97,7 +101,7 @@ def main() -> None:
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     values = args.sources * n_minutes
     print(f"{args.sources:,} sources × {args.days} days of minute data = {values / 1e6:.0f} M "
-          f"pollutant values ({n_outlets:,} outlets also with O2 and flow); blocks of "
+          f"pollutant values ({n_outlets:,} outlets also with O2, flow, temperature); blocks of "
           f"{args.block}")
     print(f"{'detector':<22}{'seconds':>9}{'findings':>10}")
     for name, seconds in per_detector.most_common():
