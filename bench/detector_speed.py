@@ -3,7 +3,8 @@
 216 million pollutant values (5,000 series × 43,200 minutes); the 1,000 outlets among them also
 carry O2, flow and temperature (another 130 million process values) and flags, so dilution,
 step_drop and flag_abuse have their signals. Sources are generated and judged in blocks of
-`--block` (the suite's own blocking), so memory stays bounded. Targets: < 60 s and < 6 GB peak on 2 cores.
+`--block` (the suite's own blocking), so memory stays bounded. Targets: < 60 s and < 6 GB
+peak on 2 cores.
 
 The baseline, measured in the same run over the same blocks: one NaN-aware mean and standard
 deviation per source (`np.nanmean` + `np.nanstd`), i.e. the cheapest statistic anything could
