@@ -46,9 +46,10 @@ class BunchingSettings:
     max_normal_share: float = 0.25
     # ... judged on at least this many valid hours outside the episode.
     min_normal_hours: int = 72
-    # The episode's spread of converted / limit (1.4826 × median absolute deviation) must be
-    # ≤ this share of the source's usual within-day standard deviation (median over its
-    # days): bunched values sit in an abnormally narrow band.
+    # The episode's relative spread (1.4826 × median absolute deviation / median) must be
+    # ≤ this share of the source's usual within-day coefficient of variation (median over its
+    # days): bunched values sit in an abnormally narrow band. Relative, because a source
+    # whose usual level is a few percent of a loose limit varies little in limit units.
     max_spread_ratio: float = 0.6
     # Hours outside the band inside an episode that do not split it.
     max_gap_hours: int = 3
@@ -88,11 +89,14 @@ def detect_bunching(series: AuditSeries,
                      & (n_band >= settings.min_share * n_valid)
                      & (n_above <= settings.max_above_share * n_valid))
         covered = _covered(qualifies, width, hourly.shape[1])
-        episodes = close_gaps(covered & band, settings.max_gap_hours)
+        rows, firsts, lasts = runs(close_gaps(covered & band, settings.max_gap_hours))
+        if not rows.size:
+            continue
         usual_spread = _usual_spread(share, width)
         total_valid, total_band = valid.sum(axis=1), band.sum(axis=1)
-        for row, first, last in zip(*runs(episodes), strict=True):
-            span = slice(int(first), int(last) + 1)
+        for row, first, last in zip(rows.tolist(), firsts.tolist(), lasts.tolist(),
+                                    strict=True):
+            span = slice(first, last + 1)
             values = share[row, span]
             values = values[np.isfinite(values)]
             hours_band = int(band[row, span].sum())
@@ -102,12 +106,13 @@ def detect_bunching(series: AuditSeries,
             normal_share = float(total_band[row] - hours_band) / outside_valid
             band_share = hours_band / values.size
             # Robust (1.4826 × MAD ≈ std): a partial hour at either end must not widen it.
-            spread = 1.4826 * float(np.median(np.abs(values - np.median(values))))
+            middle = float(np.median(values))
+            spread = 1.4826 * float(np.median(np.abs(values - middle))) / middle
             spread_ratio = spread / usual_spread[row] if usual_spread[row] > 0 else np.inf
             if (normal_share > settings.max_normal_share
                     or spread_ratio > settings.max_spread_ratio):
                 continue
-            hours = int(last - first + 1)
+            hours = last - first + 1
             evidence = {
                 "limit_mgm3": number(limit[row], 2),
                 "band": [settings.band_low, 1.0],
@@ -118,16 +123,16 @@ def detect_bunching(series: AuditSeries,
                 "converted_over_limit": {"min": number(values.min(), 3),
                                          "median": number(np.median(values), 3),
                                          "max": number(values.max(), 3),
-                                         "robust_std": number(spread, 4)},
-                "usual_daily_std": number(usual_spread[row], 4),
+                                         "relative_spread": number(spread, 4)},
+                "usual_daily_variation": number(usual_spread[row], 4),
                 "spread_ratio": number(spread_ratio, 3),
                 "thresholds": {"min_share": settings.min_share,
                                "max_normal_share": settings.max_normal_share,
                                "max_spread_ratio": settings.max_spread_ratio},
             }
             score = (band_share - normal_share) * float(np.log2(1 + hours / 24))
-            findings.append(finding(hourly, BUNCHING, int(row), pollutant, int(first),
-                                    int(last), score, evidence))
+            findings.append(finding(hourly, BUNCHING, row, pollutant, first, last, score,
+                                    evidence))
     return findings
 
 
@@ -146,7 +151,9 @@ def _covered(qualifies: np.ndarray, width: int, n_times: int) -> np.ndarray:
 
 
 def _usual_spread(share: np.ndarray, width: int) -> np.ndarray:
-    """(S,) median over the series of the standard deviation within `width`-hour windows."""
-    frame = pd.DataFrame(share.T)
-    rolling = frame.rolling(width, min_periods=width // 2).std(ddof=0).to_numpy().T
-    return nan_median_last(np.where(np.isfinite(rolling), rolling, np.nan))
+    """(S,) median over the series of the coefficient of variation (std / mean) within
+    `width`-hour windows."""
+    rolling = pd.DataFrame(share.T).rolling(width, min_periods=width // 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variation = (rolling.std(ddof=0) / rolling.mean()).to_numpy().T
+    return nan_median_last(np.where(np.isfinite(variation), variation, np.nan))

@@ -200,6 +200,10 @@ def _relative(values: np.ndarray, row: int, columns: np.ndarray, half_days: int,
         return np.where(usual > 0, values[row, columns] / usual, np.nan)
 
 
+# Small helpers the other detectors of this brief (bunching, step_drop, gap_at_peak,
+# flag_abuse) import from here.
+
+
 def hourly_of(series: AuditSeries, names: Iterable[str]) -> AuditSeries:
     """The hourly series (series.hourly(), cached on the series) if it holds `names`.
 

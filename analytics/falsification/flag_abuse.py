@@ -30,6 +30,8 @@ from analytics.falsification.gap_at_peak import (
     flanks,
     high_level,
     level_of,
+    neighbour_estimate,
+    neighbours_of,
 )
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
@@ -51,8 +53,12 @@ class FlagAbuseSettings:
     # exceedance; values marked near the source's usual top are not yet that).
     near_limit_share: float = 0.9
     # At least this many flagged hours must be high: one odd value in a fault is what faults
-    # look like.
+    # look like ...
     min_high_hours: int = 2
+    # ... unless (stations) the neighbours saw it too: their estimate for the station at that
+    # hour (usual ratio × their median) ≥ this share of the flagged value. A peak of one or two
+    # hours is real when the region shows it; an analyser's spike is the station's alone.
+    neighbour_confirm_share: float = 0.6
     # Flagged runs split by this many unflagged hours are one marked period.
     max_gap_hours: int = 1
     # Calibration-only runs up to this long are a zero/span check: their values are
@@ -63,16 +69,16 @@ class FlagAbuseSettings:
     # length, and never reported.
     min_routine_days: int = 3
     # The flank rule, as gap_at_peak's (its settings explain the numbers): each unflagged
-    # hour beside the run ≥ (1 + min_rise) × the median of the `rise_hours` beyond it, the
-    # two rises multiplied ≥ min_joint_rise, the higher flank ≥ flank_share × min(quantile,
-    # flank_near_limit_share × limit). The joint rise is stricter than for gaps (1.5): routine
-    # maintenance visits are many, and on simulated stacks a 4-hour visit during a natural
-    # bump reached 1.52; a peak hidden from the top of an hour gives ≥ 1.6 in 98 % of cases.
-    # Like a gap, a marked period must last this long for its flanks to count: 1–2 h
-    # maintenance visits are routine and hide too little.
+    # hour beside the run ≥ (1 + min_rise) × the median of the `rise_hours` beyond it (both
+    # relative to their hour of day's usual value), the two rises multiplied ≥
+    # min_joint_rise, the higher flank ≥ flank_share × min(quantile, flank_near_limit_share ×
+    # limit). The joint rise is stricter than for gaps (1.5): routine maintenance visits are
+    # many, and on simulated stacks visits during a natural bump reached 1.5–1.7; a peak
+    # hidden from the top of an hour gives ~2. Like a gap, a marked period must last
+    # `flank_min_hours` for its flanks to count: 1–2 h visits are routine and hide little.
     flank_min_hours: int = 3
     min_rise: float = 0.1
-    min_joint_rise: float = 1.6
+    min_joint_rise: float = 1.8
     rise_hours: int = 3
     flank_share: float = 0.9
     flank_near_limit_share: float = 0.7
@@ -95,7 +101,9 @@ def detect_flag_abuse(series: AuditSeries,
     source's `quantile`; at outlets with a limit, at least `near_limit_share` × limit, values
     converted with the hour's O2 if it was measured, else the source's median O2), or when
     its flanks climb toward it (gap_at_peak's flank rule). Routine calibrations stay quiet.
-    Score = second-highest flagged value / bar (flank rule: higher flank / quantile).
+    Stations: a single high hour also counts when the neighbours saw the peak
+    (`neighbour_confirm_share`). Score = the `min_high_hours`-th highest flagged value / bar
+    (the highest when confirmed by the neighbours; flank rule: higher flank / quantile).
     """
     if not series.sources or not len(series.times) or not series.flags:
         return []
@@ -103,6 +111,7 @@ def detect_flag_abuse(series: AuditSeries,
     wanted = np.array([f.encode("ascii") for f in settings.flags], dtype="S1")
     routine_hours = _routine_calibration(hourly, settings) if b"C" in wanted else None
     flank_rule = settings.flank_settings()
+    neighbours = neighbours_of(hourly, flank_rule) if hourly.kind == "station" else None
     findings: list[Finding] = []
     for pollutant in hourly.pollutants():
         if pollutant not in hourly.flags:
@@ -110,14 +119,14 @@ def detect_flag_abuse(series: AuditSeries,
         flags = hourly.flag(pollutant)
         marked = np.isin(flags, wanted)
         if marked.any():
-            findings += _judge(hourly, pollutant, flags, marked, routine_hours, flank_rule,
-                               settings)
+            findings += _judge(hourly, pollutant, flags, marked, routine_hours, neighbours,
+                               flank_rule, settings)
     return findings
 
 
 def _judge(hourly: AuditSeries, pollutant: str, flags: np.ndarray, marked: np.ndarray,
-           routine_hours: np.ndarray | None, flank_rule: GapAtPeakSettings,
-           settings: FlagAbuseSettings) -> list[Finding]:
+           routine_hours: np.ndarray | None, neighbours: np.ndarray | None,
+           flank_rule: GapAtPeakSettings, settings: FlagAbuseSettings) -> list[Finding]:
     """The findings of one pollutant's marked runs, screened together, explained one by one."""
     level, limit = level_of(hourly, pollutant)
     flagged = _flagged_level(hourly, pollutant, limit)
@@ -141,7 +150,16 @@ def _judge(hourly: AuditSeries, pollutant: str, flags: np.ndarray, marked: np.nd
                if routine_hours is not None else np.zeros(rows.size, dtype=bool))
     with np.errstate(invalid="ignore"):
         high_marked = marked & (flagged >= bar[:, None]) & (bar[:, None] > 0)
-    by_values = ~calibration & (count(high_marked) >= settings.min_high_hours)
+    n_high = count(high_marked)
+    enough = n_high >= settings.min_high_hours
+    confirmed = np.zeros(rows.size, dtype=bool)
+    if neighbours is not None and np.any(~enough & (n_high > 0)):
+        # The flagged values included: the neighbours' median is what is compared.
+        estimate = neighbour_estimate(np.where(marked, flagged, level), neighbours)[0]
+        with np.errstate(invalid="ignore"):
+            seen = high_marked & (estimate >= settings.neighbour_confirm_share * flagged)
+        confirmed = ~enough & (count(seen) >= 1)
+    by_values = ~calibration & (enough | confirmed)
     limit_bar = flank_bar(high[rows], limit[rows], flank_rule)
     sides = flanks(level, rows, firsts, lasts, limit_bar, typical[rows], flank_rule)
     by_flanks = (~by_values & (lengths >= settings.flank_min_hours) & sides.ok
@@ -169,9 +187,10 @@ def _judge(hourly: AuditSeries, pollutant: str, flags: np.ndarray, marked: np.nd
                 "median": number(np.median(present) * k, 3) if present.size else None},
         }
         if by_values[i]:
-            high_hours = settings.min_high_hours
-            score = float(present[high_hours - 1] / bar[row])
-            evidence["basis"] = "values under the flag"
+            kth = 1 if confirmed[i] else settings.min_high_hours
+            score = float(present[kth - 1] / bar[row])
+            evidence["basis"] = ("values under the flag, the peak seen by the neighbours"
+                                 if confirmed[i] else "values under the flag")
         else:
             score = max(float(sides.before[i]), float(sides.after[i])) / high[row]
             evidence["basis"] = "flanks climbing toward the flagged period"

@@ -366,3 +366,24 @@ def test_station_flag_over_low_values_is_routine() -> None:
     low = int(np.argmin(series.values["pm10"][1, 72:-72])) + 72
     assert detect_flag_abuse(flagged(series, 1, low - 3, low + 3, b"D", "pm10")) == []
     assert detect_flag_abuse(series) == []  # no flags at all
+
+
+def test_station_single_hour_peak_needs_the_neighbours() -> None:
+    """One flagged hour above the station's P90: a regional peak the neighbours saw is
+    reported; a spike of the station's own analyser (a fault) is not."""
+    series = network()
+    pm25 = series.values["pm25"]
+    hour = int(np.argmin(pm25[2, 72:-72])) + 72
+    peak = 3.0 * np.nanpercentile(pm25, 90, axis=1)
+    regional = pm25.copy()
+    regional[:, hour] = peak
+    seen = flagged(replace(series, values={**series.values, "pm25": regional}), 2,
+                   hour - 1, hour + 1, b"D")
+    found = assert_one(detect_flag_abuse(seen), "flag_abuse", "S2", "pm25",
+                       hour_of(series, hour - 1), hour_of(series, hour + 1), 0)
+    assert found.evidence["basis"] == "values under the flag, the peak seen by the neighbours"
+    alone = pm25.copy()
+    alone[2, hour] = peak[2]
+    spike = flagged(replace(series, values={**series.values, "pm25": alone}), 2, hour - 1,
+                    hour + 1, b"D")
+    assert detect_flag_abuse(spike) == []
