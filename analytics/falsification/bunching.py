@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.falsification.audit_series import AuditSeries
-from analytics.falsification.dilution import hourly_of, nan_median_last
+from analytics.falsification.dilution import nan_median_last
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 
@@ -71,7 +71,7 @@ def detect_bunching(series: AuditSeries,
     limited = [p for p in series.pollutants() if np.isfinite(series.limit(p)).any()]
     if not limited:
         return []
-    hourly = hourly_of(series, (*limited, "o2"))
+    hourly = series.hourly()
     width = settings.window_hours
     if hourly.shape[1] < width:
         return []

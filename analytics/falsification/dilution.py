@@ -14,7 +14,6 @@ air) but lowers the flow; a stop takes O2 to ambient with no flow at all. Both s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -90,7 +89,7 @@ def detect_dilution(series: AuditSeries,
     if "o2" not in series.values:
         return []
     pollutants = series.pollutants()
-    hourly = hourly_of(series, (*pollutants, "o2", "flow", "moisture"))
+    hourly = series.hourly()
     if hourly.shape[1] < 24:
         return []
     days, min_days = settings.baseline_half_days, settings.min_baseline_days
@@ -201,17 +200,8 @@ def _relative(values: np.ndarray, row: int, columns: np.ndarray, half_days: int,
 
 
 # Small helpers the other detectors of this brief (bunching, step_drop, gap_at_peak,
-# flag_abuse) import from here.
-
-
-def hourly_of(series: AuditSeries, names: Iterable[str]) -> AuditSeries:
-    """The hourly series (series.hourly(), cached on the series) if it holds `names`.
-
-    `names` documents what the caller reads; every detector shares the one cached
-    aggregation of a minute grid, so no subset is built here.
-    """
-    del names
-    return series.hourly()
+# flag_abuse) import from here. Every detector reads series.hourly(), which the series caches:
+# a minute grid is averaged once for all of them.
 
 
 def local_hour(series: AuditSeries, column: int) -> int:

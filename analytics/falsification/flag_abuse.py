@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.falsification.audit_series import AuditSeries
-from analytics.falsification.dilution import AIR_O2_PCT, hourly_of, local_hour, nan_median_last
+from analytics.falsification.dilution import AIR_O2_PCT, local_hour, nan_median_last
 from analytics.falsification.gap_at_peak import (
     GapAtPeakSettings,
     flank_bar,
@@ -107,7 +107,7 @@ def detect_flag_abuse(series: AuditSeries,
     """
     if not series.sources or not len(series.times) or not series.flags:
         return []
-    hourly = hourly_of(series, (*series.pollutants(), "o2"))
+    hourly = series.hourly()
     wanted = np.array([f.encode("ascii") for f in settings.flags], dtype="S1")
     routine_hours = _routine_calibration(hourly, settings) if b"C" in wanted else None
     flank_rule = settings.flank_settings()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.falsification.audit_series import AuditSeries
-from analytics.falsification.dilution import AIR_O2_PCT, hourly_of, nan_median_last
+from analytics.falsification.dilution import AIR_O2_PCT, nan_median_last
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 
@@ -88,7 +88,7 @@ def detect_step_drop(series: AuditSeries,
     if series.kind != "outlet" or not series.sources or not len(series.times):
         return []
     pollutants = series.pollutants()
-    hourly = hourly_of(series, (*pollutants, "o2", "flow", "temperature"))
+    hourly = series.hourly()
     n_times = hourly.shape[1]
     if n_times < 24 + settings.after_hours:
         return []
