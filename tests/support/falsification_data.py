@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 
 from analytics.falsification.audit_series import AuditSeries
+from analytics.findings import Finding
+from simulators.cems_model import CemsRun
 
 START = np.datetime64("2024-01-01T00:00:00", "s")
 POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
@@ -47,3 +50,51 @@ def on_minutes(hourly: AuditSeries, seed: int) -> AuditSeries:
               for p, v in hourly.values.items()}
     times = START + np.arange(len(hourly.times) * 60) * np.timedelta64(60, "s")
     return replace(hourly, times=times, values=values, step_s=60)
+
+
+CEMS_PARAMETERS = ("particulate", "so2", "nox", "o2", "flow", "temperature", "moisture")
+
+
+def cems_minute_series(run: CemsRun) -> AuditSeries:
+    """A simulated CEMS run as an AuditSeries on its minute grid (flow m³/s → m³/h, as bundles
+    carry it), with the outlets' coordinates, reference O2 and limits."""
+    mns = list(run.series)
+    outlets = [run.series[m].outlet for m in mns]
+    values = {p: np.stack([run.series[m].values[p] for m in mns]) * (3600.0 if p == "flow"
+                                                                       else 1.0)
+              for p in CEMS_PARAMETERS}
+    flags = {p: np.stack([run.series[m].flags[p] for m in mns]).astype("S1")
+             for p in CEMS_PARAMETERS}
+    return AuditSeries(
+        "outlet", tuple(mns), run.times, values, flags, step_s=60,
+        lat=np.array([o.lat for o in outlets], dtype=float),
+        lon=np.array([o.lon for o in outlets], dtype=float),
+        reference_o2=np.array([o.reference_o2 for o in outlets], dtype=float),
+        limits={p: np.array([o.limits.get(p, np.nan) for o in outlets])
+                for p in ("particulate", "so2", "nox")})
+
+
+def with_values(series: AuditSeries, pollutant: str, row: int, cols: slice,
+                new: np.ndarray | float) -> AuditSeries:
+    """A copy of `series` with `pollutant` of source `row` over `cols` replaced by `new`."""
+    values = {p: v.copy() for p, v in series.values.items()}
+    values[pollutant][row, cols] = new
+    return replace(series, values=values)
+
+
+def hour(h: int) -> datetime:
+    """The UTC start of hour `h` after START."""
+    return datetime.fromtimestamp(int(START.astype(np.int64)) + 3600 * h, UTC)
+
+
+def only(findings: list[Finding], type_: str, source: str, pollutant: str) -> Finding:
+    """The single finding, checked to be of `type_` at `source` for `pollutant`."""
+    assert len(findings) == 1, findings
+    f = findings[0]
+    assert (f.type, f.source, f.pollutant) == (type_, source, pollutant)
+    return f
+
+
+def near(found: datetime, expected: datetime, hours: int = 2) -> bool:
+    """Whether two instants are within `hours` of each other."""
+    return abs((found - expected).total_seconds()) <= hours * 3600

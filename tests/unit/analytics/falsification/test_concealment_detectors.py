@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.falsification_data import cems_minute_series
 
 import config
 from analytics.falsification.audit_series import AuditSeries
@@ -24,7 +25,7 @@ from config.outlets import Outlet, load_outlets
 from config.stations import load_stations
 from simulators.beijing_replay import load_beijing
 from simulators.cems_injections import Injection, simulate_cems
-from simulators.cems_model import SHANGHAI, CemsRun, generate_cems
+from simulators.cems_model import SHANGHAI, generate_cems
 
 STATION_POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
 LEVEL = {"pm25": 60.0, "pm10": 90.0, "so2": 10.0, "no2": 45.0, "o3": 50.0, "co": 1.0}
@@ -110,24 +111,8 @@ def assert_one(findings: list[Finding], type_: str, source: str, pollutant: str,
     return found
 
 
-def minute_series(run: CemsRun) -> AuditSeries:
-    """The run as an AuditSeries on its minute grid (flow m³/s → m³/h)."""
-    mns = list(run.series)
-    outlets = [run.series[m].outlet for m in mns]
-    values = {p: np.stack([run.series[m].values[p] for m in mns]) * (3600.0 if p == "flow"
-                                                                       else 1.0)
-              for p in PARAMETERS}
-    flags = {p: np.stack([run.series[m].flags[p] for m in mns]).astype("S1")
-             for p in PARAMETERS}
-    return AuditSeries(
-        "outlet", tuple(mns), run.times, values, flags, step_s=60,
-        reference_o2=np.array([o.reference_o2 for o in outlets], dtype=float),
-        limits={p: np.array([o.limits.get(p, np.nan) for o in outlets])
-                for p in ("particulate", "so2", "nox")})
-
-
 def simulated(*injections: Injection) -> AuditSeries:
-    return minute_series(simulate_cems(OUTLETS, CEMS_START, CEMS_DAYS * 24, seed=SEED,
+    return cems_minute_series(simulate_cems(OUTLETS, CEMS_START, CEMS_DAYS * 24, seed=SEED,
                                        injections=injections)).hourly()
 
 
@@ -137,7 +122,8 @@ def at(day: int, hour: int) -> datetime:
 
 @pytest.fixture(scope="module")
 def clean_stacks() -> AuditSeries:
-    return minute_series(generate_cems(OUTLETS, CEMS_START, CEMS_DAYS * 24, seed=SEED)).hourly()
+    run = generate_cems(OUTLETS, CEMS_START, CEMS_DAYS * 24, seed=SEED)
+    return cems_minute_series(run).hourly()
 
 
 # ------------------------------------------------------------------- gap_at_peak: stations
@@ -270,7 +256,7 @@ def test_flag_abuse_found_on_the_values_under_the_flag() -> None:
     injection = Injection(POWER, "so2", "flag_abuse", at(15, 10), at(15, 16),
                           {"factor": 2.0, "flag": "M"})
     run = simulate_cems(OUTLETS, CEMS_START, CEMS_DAYS * 24, seed=SEED, injections=[injection])
-    for series in (minute_series(run), minute_series(run).hourly()):
+    for series in (cems_minute_series(run), cems_minute_series(run).hourly()):
         found = assert_one(detect_flag_abuse(series), "flag_abuse", POWER, "so2",
                            injection.start, injection.end - timedelta(hours=1), 0)
         assert found.evidence["flags"] == ["M"]

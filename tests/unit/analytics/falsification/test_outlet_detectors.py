@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.falsification_data import cems_minute_series
 
 import config
 from analytics.falsification.audit_series import AuditSeries
@@ -23,7 +24,7 @@ from analytics.falsification.step_drop import StepDropSettings, detect_step_drop
 from analytics.findings import Finding
 from config.outlets import Outlet, load_outlets
 from simulators.cems_injections import Injection, simulate_cems
-from simulators.cems_model import SHANGHAI, CemsRun, generate_cems
+from simulators.cems_model import SHANGHAI, generate_cems
 
 START = datetime(2026, 1, 5, tzinfo=SHANGHAI)  # heating season: the gas boiler runs too
 DAYS = 30
@@ -39,33 +40,15 @@ def at(day: int, hour: int) -> datetime:
     return START + timedelta(days=day, hours=hour)
 
 
-def minute_series(run: CemsRun) -> AuditSeries:
-    """The run as an AuditSeries on its minute grid (flow m³/s → m³/h, as bundles carry it)."""
-    mns = list(run.series)
-    outlets = [run.series[m].outlet for m in mns]
-    values = {p: np.stack([run.series[m].values[p] for m in mns]) * (3600.0 if p == "flow"
-                                                                       else 1.0)
-              for p in PARAMETERS}
-    flags = {p: np.stack([run.series[m].flags[p] for m in mns]).astype("S1")
-             for p in PARAMETERS}
-    return AuditSeries(
-        "outlet", tuple(mns), run.times, values, flags, step_s=60,
-        lat=np.array([o.lat for o in outlets], dtype=float),
-        lon=np.array([o.lon for o in outlets], dtype=float),
-        reference_o2=np.array([o.reference_o2 for o in outlets], dtype=float),
-        limits={p: np.array([o.limits.get(p, np.nan) for o in outlets])
-                for p in ("particulate", "so2", "nox")})
-
-
 def simulated(*injections: Injection) -> AuditSeries:
     """Hourly means of the 30-day run with `injections` (stops kept clear of them)."""
-    return minute_series(simulate_cems(OUTLETS, START, DAYS * 24, seed=SEED,
+    return cems_minute_series(simulate_cems(OUTLETS, START, DAYS * 24, seed=SEED,
                                        injections=injections)).hourly()
 
 
 @pytest.fixture(scope="module")
 def clean() -> AuditSeries:
-    return minute_series(generate_cems(OUTLETS, START, DAYS * 24, seed=SEED)).hourly()
+    return cems_minute_series(generate_cems(OUTLETS, START, DAYS * 24, seed=SEED)).hourly()
 
 
 def assert_one(findings: list[Finding], type_: str, mn: str, pollutant: str, start: datetime,
@@ -96,7 +79,7 @@ def test_bunching_found_on_hourly_and_minute_grids() -> None:
     injection = Injection(MN["power"], "nox", "bunching", at(10, 8), at(13, 2),
                           {"low": 0.86, "high": 0.98})
     run = simulate_cems(OUTLETS, START, DAYS * 24, seed=SEED, injections=[injection])
-    for series in (minute_series(run), minute_series(run).hourly()):
+    for series in (cems_minute_series(run), cems_minute_series(run).hourly()):
         found = assert_one(detect_bunching(series), "bunching", MN["power"], "nox",
                            injection.start, injection.end)
         assert found.evidence["share_in_band"] >= 0.8
@@ -146,7 +129,7 @@ def test_dilution_found_with_its_air_fraction() -> None:
     injection = Injection(MN["cement"], "all", "dilution", at(14, 6), at(14, 18),
                           {"air_fraction": 0.3})
     run = simulate_cems(OUTLETS, START, DAYS * 24, seed=SEED, injections=[injection])
-    for series in (minute_series(run), minute_series(run).hourly()):
+    for series in (cems_minute_series(run), cems_minute_series(run).hourly()):
         found = assert_one(detect_dilution(series), "dilution", MN["cement"], "all",
                            injection.start, injection.end)
         implied = found.evidence["implied_air_fraction"]
@@ -222,7 +205,7 @@ def test_step_drop_found_at_the_change_hour() -> None:
     injection = Injection(MN["coking"], "so2", "step_drop", at(11, 9), at(12, 21),
                           {"ratio": 0.4})
     run = simulate_cems(OUTLETS, START, DAYS * 24, seed=SEED, injections=[injection])
-    for series in (minute_series(run), minute_series(run).hourly()):
+    for series in (cems_minute_series(run), cems_minute_series(run).hourly()):
         found = assert_one(detect_step_drop(series), "step_drop", MN["coking"], "so2",
                            injection.start, injection.end, tolerance_h=3)
         assert found.evidence["concentration_mgm3"]["ratio"] == pytest.approx(0.4, abs=0.1)

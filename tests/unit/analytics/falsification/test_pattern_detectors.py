@@ -7,11 +7,18 @@ and stay silent on the same data without it, on hourly and on minute grids.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from support.falsification_data import START, on_minutes, station_network
+from support.falsification_data import (
+    START,
+    hour,
+    near,
+    on_minutes,
+    only,
+    station_network,
+    with_values,
+)
 
 from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.copy_paste import CopyPasteSettings, detect_copy_paste
@@ -19,7 +26,6 @@ from analytics.falsification.neighbor_divergence import (
     NeighborDivergenceSettings,
     detect_neighbor_divergence,
 )
-from analytics.findings import Finding
 
 
 def _outlets(seed: int, n_stacks: int = 3, days: int = 20) -> AuditSeries:
@@ -40,28 +46,6 @@ def _outlets(seed: int, n_stacks: int = 3, days: int = 20) -> AuditSeries:
                                (("particulate", 10.0), ("so2", 35.0), ("nox", 50.0))})
 
 
-def _with(series: AuditSeries, pollutant: str, row: int, cols: slice,
-          new: np.ndarray | float) -> AuditSeries:
-    values = {p: v.copy() for p, v in series.values.items()}
-    values[pollutant][row, cols] = new
-    return replace(series, values=values)
-
-
-def _hour(h: int) -> datetime:
-    return datetime.fromtimestamp(int(START.astype(np.int64)) + 3600 * h, UTC)
-
-
-def _only(findings: list[Finding], type_: str, source: str, pollutant: str) -> Finding:
-    assert len(findings) == 1, findings
-    f = findings[0]
-    assert (f.type, f.source, f.pollutant) == (type_, source, pollutant)
-    return f
-
-
-def _near(found: datetime, expected: datetime, hours: int = 2) -> bool:
-    return abs((found - expected).total_seconds()) <= hours * 3600
-
-
 # --- copy_paste -------------------------------------------------------------------------
 
 def _pasted(series: AuditSeries, pollutant: str, row: int, first: int, hours: int,
@@ -70,7 +54,7 @@ def _pasted(series: AuditSeries, pollutant: str, row: int, first: int, hours: in
     per = 3600 // series.step_s
     cols = slice(first * per, (first + hours) * per)
     source = series.values[pollutant][row, cols.start - lag:cols.stop - lag].copy()
-    return _with(series, pollutant, row, cols, source)
+    return with_values(series, pollutant, row, cols, source)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -84,9 +68,9 @@ def test_copy_paste_is_silent_on_clean_networks(seed: int) -> None:
                          [("pm25", 24, 1), ("o3", 60, 3), ("no2", 96, 7), ("co", 48, 2)])
 def test_pasted_days_are_found(pollutant: str, hours: int, days: int) -> None:
     series = _pasted(station_network(21), pollutant, 2, 400, hours, days)
-    f = _only(detect_copy_paste(series), "copy_paste", "S2", pollutant)
+    f = only(detect_copy_paste(series), "copy_paste", "S2", pollutant)
     detectable = min(hours, 24 * days)  # later hours copy data that were overwritten
-    assert _near(f.start, _hour(400)) and _near(f.end, _hour(400 + detectable - 1))
+    assert near(f.start, hour(400)) and near(f.end, hour(400 + detectable - 1))
     assert f.evidence["lag_days"] == days
     assert f.evidence["copied_from_start"].startswith(
         str(START + np.timedelta64(3600 * (400 - 24 * days), "s")))
@@ -95,12 +79,12 @@ def test_pasted_days_are_found(pollutant: str, hours: int, days: int) -> None:
 
 def test_copy_paste_on_minute_grid() -> None:
     series = _pasted(on_minutes(station_network(22), 22), "pm10", 1, 300, 36, 2)
-    f = _only(detect_copy_paste(series), "copy_paste", "S1", "pm10")
-    assert _near(f.start, _hour(300)) and _near(f.end, _hour(335))
+    f = only(detect_copy_paste(series), "copy_paste", "S1", "pm10")
+    assert near(f.start, hour(300)) and near(f.end, hour(335))
 
 
 def test_a_flatline_is_not_a_paste() -> None:
-    series = _with(station_network(23), "pm25", 0, slice(200, 300), 48.0)
+    series = with_values(station_network(23), "pm25", 0, slice(200, 300), 48.0)
     assert detect_copy_paste(series) == []
 
 
@@ -108,7 +92,7 @@ def test_coarse_floor_values_are_not_a_paste() -> None:
     # SO2 toggling between 2 and 3 µg/m³ for days equals itself a day earlier most hours.
     rng = np.random.default_rng(24)
     toggling = np.where(rng.random(240) < 0.9, 2.0, 3.0)
-    series = _with(station_network(24), "so2", 3, slice(200, 440), toggling)
+    series = with_values(station_network(24), "so2", 3, slice(200, 440), toggling)
     assert detect_copy_paste(series) == []
 
 
@@ -118,8 +102,8 @@ def test_outlet_paste_of_every_parameter_is_one_all_finding() -> None:
     series = clean
     for p in clean.values:
         series = _pasted(series, p, 1, 200, 30, 1)
-    f = _only(detect_copy_paste(series), "copy_paste", "MN1", "all")
-    assert _near(f.start, _hour(200)) and _near(f.end, _hour(223))
+    f = only(detect_copy_paste(series), "copy_paste", "MN1", "all")
+    assert near(f.start, hour(200)) and near(f.end, hour(223))
     assert f.evidence["pollutants"] == ["nox", "particulate", "so2"]
 
 
@@ -142,9 +126,10 @@ def test_neighbor_divergence_is_silent_on_clean_networks(seed: int) -> None:
 def test_covered_inlet_is_found(pollutant: str, hours: int, factor: float) -> None:
     base = station_network(31)
     span = slice(300, 300 + hours)
-    series = _with(base, pollutant, 4, span, np.round(base.values[pollutant][4, span] * factor))
-    f = _only(detect_neighbor_divergence(series), "neighbor_divergence", "S4", pollutant)
-    assert _near(f.start, _hour(300), 3) and _near(f.end, _hour(300 + hours - 1), 3)
+    covered = np.round(base.values[pollutant][4, span] * factor)
+    series = with_values(base, pollutant, 4, span, covered)
+    f = only(detect_neighbor_divergence(series), "neighbor_divergence", "S4", pollutant)
+    assert near(f.start, hour(300), 3) and near(f.end, hour(300 + hours - 1), 3)
     assert f.evidence["station_mean"] < 0.6 * f.evidence["predicted_mean"]
     assert len(f.evidence["neighbours"]) == 5
 
@@ -152,32 +137,32 @@ def test_covered_inlet_is_found(pollutant: str, hours: int, factor: float) -> No
 def test_neighbor_divergence_on_minute_grid() -> None:
     base = station_network(32)
     span = slice(200, 260)
-    hourly = _with(base, "pm25", 0, span, np.round(base.values["pm25"][0, span] * 0.35))
-    f = _only(detect_neighbor_divergence(on_minutes(hourly, 32)), "neighbor_divergence", "S0",
+    hourly = with_values(base, "pm25", 0, span, np.round(base.values["pm25"][0, span] * 0.35))
+    f = only(detect_neighbor_divergence(on_minutes(hourly, 32)), "neighbor_divergence", "S0",
               "pm25")
-    assert _near(f.start, _hour(200), 3) and _near(f.end, _hour(259), 3)
+    assert near(f.start, hour(200), 3) and near(f.end, hour(259), 3)
 
 
 def test_gaps_and_flatlines_are_not_divergence() -> None:
     base = station_network(33)
-    gap = _with(base, "pm25", 2, slice(300, 372), np.nan)
+    gap = with_values(base, "pm25", 2, slice(300, 372), np.nan)
     assert detect_neighbor_divergence(gap) == []
     low = float(np.nanpercentile(base.values["pm25"][2], 10))
-    stuck = _with(base, "pm25", 2, slice(300, 372), low)
+    stuck = with_values(base, "pm25", 2, slice(300, 372), low)
     assert detect_neighbor_divergence(stuck) == []
 
 
 def test_the_usual_ratio_absorbs_a_rural_station() -> None:
     # S5 always reads 40 % of what the city does (a rural site): its normal, not an event.
     base = station_network(34)
-    rural = _with(base, "pm25", 5, slice(None), np.round(base.values["pm25"][5] * 0.4))
+    rural = with_values(base, "pm25", 5, slice(None), np.round(base.values["pm25"][5] * 0.4))
     assert detect_neighbor_divergence(rural) == []
 
 
 def test_needs_neighbours_and_stations() -> None:
     base = station_network(35)
     span = slice(300, 360)
-    series = _with(base, "pm25", 4, span, np.round(base.values["pm25"][4, span] * 0.3))
+    series = with_values(base, "pm25", 4, span, np.round(base.values["pm25"][4, span] * 0.3))
     far = NeighborDivergenceSettings(radius_km=0.01)
     assert detect_neighbor_divergence(series, far) == []
     assert detect_neighbor_divergence(replace(series, lat=None, lon=None)) == []
