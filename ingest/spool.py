@@ -21,10 +21,29 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 _HEADER = struct.Struct(">II")
 _SEGMENT = "spool-{:08d}.log"
 _COMMITTED = "committed"
+
+
+def _records(handle: BinaryIO) -> Iterator[bytes | None]:
+    """Payloads of the whole records from the handle's position on; None for a torn or
+    corrupt record (and nothing after it)."""
+    while True:
+        header = handle.read(_HEADER.size)
+        if not header:
+            return
+        if len(header) < _HEADER.size:
+            yield None
+            return
+        length, crc = _HEADER.unpack(header)
+        payload = handle.read(length)
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            yield None
+            return
+        yield payload
 
 
 class SpoolFull(Exception):
@@ -105,15 +124,10 @@ class Spool:
             return
         good = 0
         with open(path, "rb") as handle:
-            while True:
-                header = handle.read(_HEADER.size)
-                if len(header) < _HEADER.size:
+            for payload in _records(handle):
+                if payload is None:
                     break
-                length, crc = _HEADER.unpack(header)
-                payload = handle.read(length)
-                if len(payload) < length or zlib.crc32(payload) != crc:
-                    break
-                good += _HEADER.size + length
+                good += _HEADER.size + len(payload)
         if good < path.stat().st_size:
             with open(path, "r+b") as handle:
                 handle.truncate(good)
@@ -173,17 +187,14 @@ class Spool:
             with open(self._path(segment), "rb") as handle:
                 offset = start.offset if segment == start.segment else 0
                 handle.seek(offset)
-                while limit is None or count < limit:
-                    header = handle.read(_HEADER.size)
-                    if len(header) < _HEADER.size:
-                        break
-                    length, crc = _HEADER.unpack(header)
-                    payload = handle.read(length)
-                    if len(payload) < length or zlib.crc32(payload) != crc:
+                for payload in _records(handle):
+                    if limit is not None and count >= limit:
+                        return
+                    if payload is None:
                         if segment == tail:
                             return  # torn tail: never acknowledged, the broker has it
                         raise ValueError(f"spool segment {segment} is corrupt at {offset}")
-                    offset += _HEADER.size + length
+                    offset += _HEADER.size + len(payload)
                     count += 1
                     text = payload.decode("utf-8")
                     yield SpooledBatch(text.split("\n") if text else [],
