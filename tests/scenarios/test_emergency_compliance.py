@@ -6,14 +6,13 @@ concentration drops while flow, O2 and temperature stay put gets a step_drop cas
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from support.api_users import token_for
-from support.hj212_pipeline import running_pipeline
+from support.hj212_pipeline import deliver_cems_minutes
 
 from alerts.case_repository import CaseRepository
 from alerts.emergency_service import EmergencyService
@@ -25,10 +24,8 @@ from config.outlets import load_outlets
 from config.settings import EmergencySettings, LedgerSettings, Settings
 from ingest.dead_letters import DeadLetterStore
 from ingest.influx_store import InfluxStore
-from lantian.local_services import LocalService, wait_until
+from lantian.local_services import LocalService
 from simulators.cems_injections import Injection, simulate_cems
-from simulators.cems_packets import build_packets
-from simulators.cems_transport import publish_mqtt
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 20, 0, 0, tzinfo=TZ)
@@ -50,16 +47,9 @@ def test_the_outlet_that_cuts_passes_the_one_that_ignores_or_fakes_its_cut_gets_
           for p in ("particulate", "so2", "nox")),
     ]
     run = simulate_cems(register.outlets, START, HOURS, seed=11, injections=injections)
-    packets = build_packets(run, commands=("minute",))
-    letters = DeadLetterStore(ledger_sessions)
-    with running_pipeline(mqtt_broker, influx_settings, letters, register.by_mn()) as pipeline:
-        summary = publish_mqtt(packets, mqtt_broker.host, mqtt_broker.port,
-                               client_id=f"cems-{uuid.uuid4().hex[:8]}")
-        assert summary.all_acked
-        assert wait_until(
-            lambda: pipeline.collector.counters.readings_written == len(packets), 60)
-
-    settings = pipeline.settings.model_copy(update={"emergency": EmergencySettings(
+    delivered = deliver_cems_minutes(run, mqtt_broker, influx_settings,
+                                     DeadLetterStore(ledger_sessions), register.by_mn())
+    settings = delivered.model_copy(update={"emergency": EmergencySettings(
         step_reference_hours=8, audit_min_run_hours=2)})
     cases = CaseRepository(ledger_sessions)
     clock = lambda: end.astimezone(UTC)  # noqa: E731

@@ -4,7 +4,6 @@ judges them, and the falsification cycle opens cases whose evidence the API draw
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,7 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from fastapi.testclient import TestClient
 from support.api_users import token_for
-from support.hj212_pipeline import running_pipeline
+from support.hj212_pipeline import deliver_cems_minutes
 
 from alerts.case_repository import CaseRepository
 from alerts.emission_cycle import EmissionJudge
@@ -25,11 +24,9 @@ from config.stations import load_stations
 from ingest.dead_letters import DeadLetterStore
 from ingest.influx_store import InfluxStore
 from ingest.line_protocol import STATION_MEASUREMENT, format_point
-from lantian.local_services import LocalService, wait_until
+from lantian.local_services import LocalService
 from simulators.beijing_replay import load_beijing
 from simulators.cems_injections import Injection, simulate_cems
-from simulators.cems_packets import build_packets
-from simulators.cems_transport import publish_mqtt
 
 TZ = ZoneInfo("Asia/Shanghai")
 STATION_START = datetime(2016, 10, 20, tzinfo=TZ)
@@ -73,18 +70,12 @@ def test_live_cycle_opens_falsification_cases_with_charts(
                          params={"air_fraction": 0.45})
     run = simulate_cems(register.outlets, CEMS_START, CEMS_DAYS * 24, seed=11,
                         injections=[dilution])
-    packets = build_packets(run, commands=("minute",))
-    letters = DeadLetterStore(sessions)
-    with running_pipeline(mqtt_broker, influx_settings, letters, register.by_mn()) as pipeline:
-        summary = publish_mqtt(packets, mqtt_broker.host, mqtt_broker.port,
-                               client_id=f"cems-{uuid.uuid4().hex[:8]}")
-        assert summary.all_acked
-        assert wait_until(
-            lambda: pipeline.collector.counters.readings_written == len(packets), 60)
-        # Four days of CEMS data: the O2/flow baseline of each hour may use three other days
-        # (the default asks for four) — thresholds come from the settings, as in production.
-        settings = pipeline.settings.model_copy(update={"falsification": FalsificationSettings(
-            thresholds={"dilution": {"min_baseline_days": 3}})})
+    delivered = deliver_cems_minutes(run, mqtt_broker, influx_settings, DeadLetterStore(sessions),
+                                     register.by_mn())
+    # Four days of CEMS data: the O2/flow baseline of each hour may use three other days
+    # (the default asks for four) — thresholds come from the settings, as in production.
+    settings = delivered.model_copy(update={"falsification": FalsificationSettings(
+        thresholds={"dilution": {"min_baseline_days": 3}})})
     station_lines, stuck_value = _station_lines(beijing_data)
     influx_store.write_lines(station_lines)
 

@@ -24,6 +24,9 @@ from ingest.influx_store import InfluxStore
 from ingest.mqtt_collector import MqttCollector
 from ingest.write_buffer import WriteBuffer
 from lantian.local_services import LocalService, wait_until
+from simulators.cems_model import CemsRun
+from simulators.cems_packets import build_packets
+from simulators.cems_transport import publish_mqtt
 
 
 @dataclass
@@ -66,3 +69,17 @@ def running_pipeline(broker: LocalService, influx_settings: InfluxSettings,
     finally:
         gateway.stop()
         collector.stop()
+
+
+def deliver_cems_minutes(run: CemsRun, broker: LocalService, influx_settings: InfluxSettings,
+                         letters: DeadLetterStore, outlets: Mapping[str, Outlet]) -> Settings:
+    """A simulated CEMS run's minute packets published over MQTT (QoS 1, all acknowledged)
+    through a running pipeline until InfluxDB holds every one; the pipeline's settings."""
+    packets = build_packets(run, commands=("minute",))
+    with running_pipeline(broker, influx_settings, letters, outlets) as pipeline:
+        summary = publish_mqtt(packets, broker.host, broker.port,
+                               client_id=f"cems-{uuid.uuid4().hex[:8]}")
+        assert summary.all_acked
+        assert wait_until(
+            lambda: pipeline.collector.counters.readings_written == len(packets), 60)
+    return pipeline.settings
