@@ -46,9 +46,13 @@ def audit_bundle(path: Path, settings: DetectorSettings | None = None, tz: str =
 def run_audit(path: Path, settings: DetectorSettings | None = None, tz: str = "Asia/Shanghai",
               progress: Callable[[str, int], None] | None = None) -> AuditResult:
     """Read the bundle and run the detectors; the result keeps the bundle (and its rejects)."""
+    return judge_bundle(read_bundle(Path(path), tz), settings or DetectorSettings(), progress)
+
+
+def judge_bundle(bundle: AuditBundle, settings: DetectorSettings,
+                 progress: Callable[[str, int], None] | None = None) -> AuditResult:
+    """Every detector over each kind of source in a bundle already read; seconds spent judging."""
     began = time.perf_counter()
-    bundle = read_bundle(Path(path), tz)
-    settings = settings or DetectorSettings()
     findings: list[Finding] = []
     for series in bundle.series():
         findings += run_detectors(series, settings, progress)
@@ -104,8 +108,6 @@ def audit_command(bundle: Path, out: Path, settings: DetectorSettings, tz: str,
     """The CLI's work: audit with a progress bar, write findings and rejects, print the table."""
     bundle_data = read_bundle(bundle, tz)
     total = count_steps(bundle_data.series(), settings)
-    began = time.perf_counter()
-    findings: list[Finding] = []
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -114,10 +116,8 @@ def audit_command(bundle: Path, out: Path, settings: DetectorSettings, tz: str,
         def advance(name: str, _n_sources: int) -> None:
             bar.update(task, advance=1, description=f"detecting: {name}")
 
-        for series in bundle_data.series():
-            findings += run_detectors(series, settings, advance)
-    result = AuditResult(bundle_data, findings, time.perf_counter() - began)
-    write_findings(findings, out, tz)
+        result = judge_bundle(bundle_data, settings, advance)
+    write_findings(result.findings, out, tz)
     console.print(summary_table(result))
     n_sources = len(bundle_data.sources)
     console.print(f"{bundle_data.n_readings:,} rows read for {n_sources} source(s); findings "

@@ -22,6 +22,7 @@ STATION_POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
 OUTLET_POLLUTANTS = ("particulate", "so2", "nox")
 OUTLET_PROCESS = ("o2", "flow", "temperature", "moisture")
 KINDS = ("station", "outlet")
+AIR_O2_PCT = 20.9  # what an O2 analyser reads in dry ambient air
 # GB 3095 / HJ 75: an hour is valid with ≥ 45 minutes of data; same share for any finer step.
 VALID_HOUR_SHARE = 0.75
 _NOT_MEASURED = np.array([b"M", b"C", b"D", b"F", b"S", b"B"], dtype="S1")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.falsification.audit_series import AuditSeries
-from analytics.falsification.dilution import nan_median_last
+from analytics.falsification.nan_median import nan_median_last
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 

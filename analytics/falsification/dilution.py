@@ -15,17 +15,15 @@ air) but lowers the flow; a stop takes O2 to ambient with no flow at all. Both s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from analytics.falsification.audit_series import AuditSeries
+from analytics.falsification.audit_series import AIR_O2_PCT, AuditSeries
+from analytics.falsification.hour_baselines import same_hour_at, same_hour_median
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 
 DILUTION = "dilution"
-AIR_O2_PCT = 20.9  # what an O2 analyser reads in dry ambient air
 
 
 @dataclass(frozen=True)
@@ -197,59 +195,6 @@ def _relative(values: np.ndarray, row: int, columns: np.ndarray, half_days: int,
     usual = same_hour_at(values, rows, columns, half_days, min_days)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(usual > 0, values[row, columns] / usual, np.nan)
-
-
-# Small helpers the other detectors of this brief (bunching, step_drop, gap_at_peak,
-# flag_abuse) import from here. Every detector reads series.hourly(), which the series caches:
-# a minute grid is averaged once for all of them.
-
-
-def local_hour(series: AuditSeries, column: int) -> int:
-    """Local (series.tz) hour of day of grid column `column`."""
-    seconds = int(series.times[column].astype(np.int64))
-    return datetime.fromtimestamp(seconds, UTC).astimezone(ZoneInfo(series.tz)).hour
-
-
-def same_hour_median(values: np.ndarray, half_days: int, min_days: int) -> np.ndarray:
-    """(S, T) median of each hourly value's hour of day over ± `half_days` days (columns
-    24 apart, the day itself included); NaN ignored, NaN with fewer than `min_days` values.
-
-    Columns 24 h apart keep the local hour of day except across a daylight-saving change.
-    """
-    n_times = values.shape[1]
-    offsets = 24 * np.arange(-half_days, half_days + 1)
-    stacked = np.full((*values.shape, offsets.size), np.nan)
-    for k, offset in enumerate(offsets.tolist()):  # 2·half_days + 1 shifted copies
-        lo, hi = max(0, -offset), min(n_times, n_times - offset)
-        if lo < hi:
-            stacked[:, lo:hi, k] = values[:, lo + offset:hi + offset]
-    return nan_median_last(stacked, min_days)
-
-
-def same_hour_at(values: np.ndarray, rows: np.ndarray, columns: np.ndarray, half_days: int,
-                 min_days: int) -> np.ndarray:
-    """same_hour_median at the positions (rows, columns) only, shaped (n,)."""
-    n_times = values.shape[1]
-    index = columns[:, None] + 24 * np.arange(-half_days, half_days + 1)
-    inside = (index >= 0) & (index < n_times)
-    picked = values[rows[:, None], np.clip(index, 0, n_times - 1)]
-    return nan_median_last(np.where(inside, picked, np.nan), min_days)
-
-
-def nan_median_last(windows: np.ndarray, min_count: int = 1) -> np.ndarray:
-    """Median over the last axis ignoring NaN; NaN where fewer than `min_count` values.
-
-    Sorting puts NaN last, so the median is picked by each cell's own count (faster than
-    np.nanmedian on many small windows).
-    """
-    width = windows.shape[-1]
-    ordered = np.sort(windows, axis=-1).reshape(-1, width)
-    count = np.count_nonzero(~np.isnan(ordered), axis=-1)
-    rows = np.arange(ordered.shape[0])
-    low = ordered[rows, np.maximum((count - 1) // 2, 0)]
-    high = ordered[rows, np.maximum(count // 2, 0)]
-    median = np.where(count >= max(min_count, 1), (low + high) / 2, np.nan)
-    return median.reshape(windows.shape[:-1])
 
 
 def _median(values: np.ndarray, decimals: int) -> float | None:

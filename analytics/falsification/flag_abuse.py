@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.falsification.audit_series import AuditSeries
-from analytics.falsification.dilution import AIR_O2_PCT, local_hour, nan_median_last
+from analytics.falsification.audit_series import AIR_O2_PCT, AuditSeries
 from analytics.falsification.gap_at_peak import (
     GapAtPeakSettings,
     flank_bar,
@@ -33,6 +32,8 @@ from analytics.falsification.gap_at_peak import (
     neighbour_estimate,
     neighbours_of,
 )
+from analytics.falsification.hour_baselines import local_hour
+from analytics.falsification.nan_median import nan_median_last
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 from analytics.o2_conversion import to_reference_o2

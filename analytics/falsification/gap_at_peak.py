@@ -21,14 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.falsification.audit_series import AuditSeries
-from analytics.falsification.dilution import nan_median_last, same_hour_at
+from analytics.falsification.hour_baselines import same_hour_at
+from analytics.falsification.nan_median import nan_median_last
+from analytics.falsification.neighbours import distances_km
 from analytics.falsification.run_findings import finding, number, runs
 from analytics.findings import Finding
 
 GAP_AT_PEAK = "gap_at_peak"
 # PM2.5 is a fraction of PM10: each estimates the other through the station's usual ratio.
 COMPANIONS = {"pm25": "pm10", "pm10": "pm25"}
-EARTH_RADIUS_KM = 6371.0
 
 
 @dataclass(frozen=True)
@@ -352,15 +353,10 @@ def neighbours_of(series: AuditSeries, settings: GapAtPeakSettings) -> np.ndarra
     """(S, K) row indices of each station's neighbours, nearest first, −1 padding."""
     if series.lat is None or series.lon is None or len(series.sources) < 2:
         return None
-    lat, lon = np.radians(series.lat), np.radians(series.lon)
-    half_chord = (np.sin((lat[:, None] - lat[None, :]) / 2) ** 2
-                  + np.cos(lat[:, None]) * np.cos(lat[None, :])
-                  * np.sin((lon[:, None] - lon[None, :]) / 2) ** 2)
-    with np.errstate(invalid="ignore"):
-        distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(half_chord, 0, 1)))
+    distance = distances_km(series.lat, series.lon)
     distance = np.where(np.isfinite(distance), distance, np.inf)
     np.fill_diagonal(distance, np.inf)
-    k = min(settings.max_neighbours, len(lat) - 1)
+    k = min(settings.max_neighbours, len(series.sources) - 1)
     nearest = np.argsort(distance, axis=1)[:, :k]
     close = np.take_along_axis(distance, nearest, axis=1) <= settings.neighbour_km
     return np.where(close, nearest, -1)

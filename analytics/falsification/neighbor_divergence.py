@@ -35,7 +35,7 @@ import pandas as pd
 
 from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.flatline import measured_hourly
-from analytics.falsification.low_variance import nanmedian_axis1
+from analytics.falsification.nan_median import nan_median
 from analytics.falsification.neighbours import distances_km, neighbour_mask
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
@@ -148,7 +148,7 @@ def _detect(hourly: AuditSeries, p: str, mask: np.ndarray,
     enough = reporting >= settings.min_neighbours
     rows_ok = counts >= settings.min_neighbours
     if rows_ok.any():
-        nbr[rows_ok] = nanmedian_axis1(gathered[rows_ok])
+        nbr[rows_ok] = nan_median(gathered[rows_ok], axis=1)
     nbr = np.where(enough, nbr, np.nan)
     floor = float(settings.floors.get(p, 0.0))
     window = max(1, round(settings.baseline_days * 24))
@@ -165,9 +165,9 @@ def _detect(hourly: AuditSeries, p: str, mask: np.ndarray,
     pair_base = _rolling_median_by_day(flat, window, settings.min_baseline_hours)
     pair_resid = (flat - pair_base).reshape(pair.shape)
     voters = np.count_nonzero(~np.isnan(pair_resid), axis=1)
-    resid = np.where(voters >= settings.min_neighbours, nanmedian_axis1(pair_resid), np.nan)
+    resid = np.where(voters >= settings.min_neighbours, nan_median(pair_resid, axis=1), np.nan)
     baseline = np.where(voters >= settings.min_neighbours,
-                        nanmedian_axis1(pair_base.reshape(pair.shape)), np.nan)
+                        nan_median(pair_base.reshape(pair.shape), axis=1), np.nan)
     judged = ~np.isnan(resid)
     smooth = pd.DataFrame(resid.T).rolling(settings.smooth_hours, min_periods=(
         settings.smooth_hours + 1) // 2, center=True).median().to_numpy().T
@@ -227,7 +227,7 @@ def _rolling_median_by_day(flat: np.ndarray, window: int, min_hours: int) -> np.
     padded = np.full((n_series, days * 24), np.nan)
     padded[:, :n_cols] = flat
     blocks = padded.reshape(n_series, days, 24).transpose(0, 2, 1)  # (n, 24, days)
-    daily = nanmedian_axis1(blocks)  # (n, days)
+    daily = nan_median(blocks, axis=1)  # (n, days)
     counts = np.count_nonzero(~np.isnan(blocks), axis=1)
     daily = np.where(counts >= 6, daily, np.nan)  # a day needs a quarter of its hours
     window_days = max(1, round(window / 24))

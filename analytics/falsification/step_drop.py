@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analytics.falsification.audit_series import AuditSeries
-from analytics.falsification.dilution import AIR_O2_PCT, nan_median_last
+from analytics.falsification.audit_series import AIR_O2_PCT, AuditSeries
+from analytics.falsification.nan_median import nan_median_last
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from alerts.case_models import FindingRecord
 from alerts.falsification_window import outlet_series, station_series
 from analytics.falsification.audit_series import AuditSeries
+from analytics.falsification.nan_median import nan_median
 from analytics.falsification.neighbours import neighbour_rows
 from api.auth import Reader
 from api.deps import AppContext, Context
@@ -63,7 +64,7 @@ def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int) -> EvidenceCh
         rows = neighbour_rows(series, row)
         if rows.size:
             values = series.values[pollutant][rows]
-            comparison["neighbours' median"] = _nanmedian(values)
+            comparison["neighbours' median"] = nan_median(values, axis=0)
             for index in rows[:6]:
                 comparison[series.sources[index]] = series.values[pollutant][index]
         return EvidenceChart(title, STATION_UNITS.get(pollutant, "µg/m³"), times,
@@ -78,15 +79,6 @@ def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int) -> EvidenceCh
                          limit=None if np.isnan(limit) else float(limit), process=process,
                          note="flagged hours are shown as measured (not converted)",
                          label="at reference O2")
-
-
-def _nanmedian(values: np.ndarray) -> np.ndarray:
-    """Median across rows ignoring NaN; NaN where every row is missing (no warning)."""
-    present = ~np.isnan(values)
-    out = np.full(values.shape[1], np.nan)
-    columns = present.any(axis=0)
-    out[columns] = np.nanmedian(values[:, columns], axis=0)
-    return out
 
 
 @router.get("/findings/{finding_id}/chart.png", summary="A finding's evidence as a PNG chart",
