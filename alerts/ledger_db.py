@@ -67,7 +67,8 @@ def import_models() -> None:
     import alerts.accounts
     import alerts.case_models
     import alerts.emergency_models  # noqa: F401
-    import ingest.dead_letters  # noqa: F401
+    import ingest.dead_letters
+    import ingest.ingest_status  # noqa: F401
 
 
 def alembic_config(connection: Connection) -> Config:

@@ -71,7 +71,18 @@ class CollectorSettings(BaseModel):
     future_tolerance_s: float = Field(300.0, ge=0)
     require_registration: bool = False
     max_buffered_readings: int = Field(200_000, ge=1000)
+    # Dead letters keep their raw payload: bound what waits in memory (hostile megabyte input).
+    max_buffered_letter_bytes: int = Field(64 << 20, ge=1 << 20)
+    # Acknowledge to the broker in groups of at most this many messages; also a flush trigger,
+    # so the broker's in-flight window (max_inflight_messages) never waits on a timer.
+    ack_batch_messages: int = Field(500, ge=1, le=100_000)
     retry_max_s: float = Field(30.0, gt=0)
+    # The on-disk spool for readings taken while InfluxDB is down (one subdirectory per
+    # client_id); None disables it (then nothing is acknowledged until InfluxDB has it).
+    spool_dir: Path | None = None
+    spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
+    # How often the collector records its counters in the ledger (for the API and /metrics).
+    status_interval_s: float = Field(5.0, gt=0)
     # Plausible ranges in the canonical unit (µg/m³, CO mg/m³); outside → dead letter.
     plausible_ranges: dict[str, tuple[float, float]] = {
         "pm25": (0.0, 2000.0),

@@ -2,8 +2,10 @@
 enterprise outlets' HJ 212 packets → validation → the shared write buffer → InfluxDB.
 
 Messages are decoded on paho's network thread; valid points go to the bounded WriteBuffer that
-a writer thread flushes to InfluxDB in batches; rejected payloads become dead letters. A full
-buffer blocks the network thread, so the broker (not this process) holds the backlog.
+a writer thread flushes to InfluxDB (or its spool) in batches; rejected payloads become dead
+letters. Acknowledgement is manual: a message's PUBACK goes to the broker only once its readings
+and dead letters are durable, so a crash at any moment leaves every unacknowledged message with
+the broker, which delivers it again (at-least-once; writes are idempotent).
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
 from ingest.line_protocol import reading_line
 from ingest.station_payload import ValidationRules, decode_station_payload
-from ingest.write_buffer import IngestCounters, WriteBuffer
+from ingest.write_buffer import IngestCounters, OnDurable, WriteBuffer, spool_for
 
 log = logging.getLogger(__name__)
+
+# Mosquitto's $SYS counter of messages dropped because a client's queue was full.
+BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 
 # Stores a forecast for a city; raises ValueError with the reason when it cannot.
 ForecastSink = Callable[[str, ForecastPayload], None]
@@ -43,7 +48,7 @@ class MqttCollector:
         self.settings = settings
         self.stations = dict(stations)
         self.clock = clock
-        self.buffer = buffer or WriteBuffer(settings, store, dead_letters)
+        self.buffer = buffer or WriteBuffer(settings, store, dead_letters, spool_for(settings))
         self.hj212 = hj212 or Hj212Intake(settings, {}, {}, clock=clock)
         root = settings.mqtt.topic_root
         self.topics: tuple[str, ...] = (f"{root}/station/+/reading", f"{root}/outlet/+/hj212")
@@ -54,6 +59,7 @@ class MqttCollector:
         self._forecast_prefix = f"{root}/forecast/"
         self._outlet_topic = re.compile(rf"^{re.escape(root)}/outlet/(?P<mn>[^/]+)/hj212$")
         self._client: mqtt.Client | None = None
+        self._last_dropped = 0
         self._closing = False
 
     @property
@@ -61,15 +67,18 @@ class MqttCollector:
         return self.buffer.counters
 
     # -- message handling (network thread) ----------------------------------------------------
-    def handle_message(self, topic: str, payload: bytes) -> None:
-        """Decode one message into the buffer; never raises for bad data."""
+    def handle_message(self, topic: str, payload: bytes, on_durable: OnDurable | None = None
+                       ) -> None:
+        """Decode one message into the buffer; never raises for bad data. `on_durable` (the
+        acknowledgement) runs once what the message held is durable."""
         if self.forecasts is not None and topic.startswith(self._forecast_prefix):
-            self._handle_forecast(topic, payload)
+            self._handle_forecast(topic, payload, on_durable)
             return
         outlet = self._outlet_topic.match(topic)
         if outlet is not None:
             result = self.hj212.payload(payload, topic, expected_mn=outlet.group("mn"))
-            self.buffer.put(result.lines, result.letters, messages=1, packets=result.packets)
+            self.buffer.put(result.lines, result.letters, messages=1, packets=result.packets,
+                            on_durable=on_durable)
             return
         rules = ValidationRules(
             now_s=self.clock(),
@@ -81,23 +90,52 @@ class MqttCollector:
         decoded = decode_station_payload(topic, payload, rules)
         received = datetime.now(UTC)
         letters = [NewDeadLetter(received, topic, r.reason, r.raw) for r in decoded.rejections]
-        self.buffer.put([reading_line(r) for r in decoded.readings], letters, messages=1)
+        self.buffer.put([reading_line(r) for r in decoded.readings], letters, messages=1,
+                        on_durable=on_durable)
 
-    def _handle_forecast(self, topic: str, payload: bytes) -> None:
+    def _handle_forecast(self, topic: str, payload: bytes, on_durable: OnDurable | None
+                         ) -> None:
         assert self.forecasts is not None
         try:
             city, forecast = decode_forecast(topic, payload)
             self.forecasts(city, forecast)
-            self.buffer.put([], messages=1)
+            self.buffer.put([], messages=1, on_durable=on_durable)
         except ValueError as exc:  # PayloadError, or the store refusing the forecast
             letter = NewDeadLetter(datetime.now(UTC), topic, str(exc), payload)
-            self.buffer.put([], [letter], messages=1)
+            self.buffer.put([], [letter], messages=1, on_durable=on_durable)
+
+    def _broker_dropped(self, payload: bytes) -> None:
+        """Mosquitto's count of messages it dropped (queues full): each one is a reading lost
+        before it reached us, so it is an error to see it grow."""
+        try:
+            dropped = int(payload)
+        except ValueError:
+            return
+        if dropped > self._last_dropped:
+            log.error("the broker has dropped %d messages (%d new): its queue limits were "
+                      "reached; see docs/reliability.md", dropped, dropped - self._last_dropped)
+        self._last_dropped = dropped
+        self.counters.broker_dropped = dropped
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == BROKER_DROPPED_TOPIC:
+            self._broker_dropped(msg.payload)
+            return
+        if self._closing:
+            return  # not acknowledged: the broker delivers it again after the restart
+        mid, qos = msg.mid, msg.qos
+
+        def acknowledge() -> None:
+            if qos > 0:
+                client.ack(mid, qos)
+
         try:
-            self.handle_message(msg.topic, msg.payload)
-        except Exception:  # a handler must never kill the network loop
+            self.handle_message(msg.topic, msg.payload, acknowledge)
+        except Exception as exc:  # a handler must never kill the network loop
             log.exception("unexpected error handling a message on %s", msg.topic)
+            letter = NewDeadLetter(datetime.now(UTC), msg.topic,
+                                   f"internal error while decoding: {exc!r}", msg.payload)
+            self.buffer.put([], [letter], messages=1, on_durable=acknowledge)
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
                     reason_code: mqtt.ReasonCode, properties: object) -> None:
@@ -106,14 +144,18 @@ class MqttCollector:
             return
         self.counters.connected = True
         self.counters.subscribed = False
-        client.subscribe([(topic, 1) for topic in self.topics])
+        client.subscribe([(topic, 1) for topic in self.topics] + [(BROKER_DROPPED_TOPIC, 0)])
         log.info("connected to broker, subscribing to %s", ", ".join(self.topics))
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
                       reason_codes: list[mqtt.ReasonCode], properties: object) -> None:
-        if any(code.is_failure for code in reason_codes):
-            log.error("broker refused subscription to %s: %s", self.topics, reason_codes)
+        data_codes = reason_codes[:len(self.topics)]
+        if any(code.is_failure for code in data_codes):
+            log.error("broker refused subscription to %s: %s", self.topics, data_codes)
             return
+        if any(code.is_failure for code in reason_codes[len(self.topics):]):
+            log.warning("broker refused %s: its drop counter is not watched (allow this "
+                        "account to read it in the ACL)", BROKER_DROPPED_TOPIC)
         self.counters.subscribed = True
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
@@ -135,7 +177,7 @@ class MqttCollector:
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.settings.collector.client_id,
-            clean_session=False, protocol=mqtt.MQTTv311,
+            clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True,
         )
         if mqtt_settings.username:
             password = mqtt_settings.password.get_secret_value() if mqtt_settings.password else None
@@ -151,9 +193,10 @@ class MqttCollector:
         client.loop_start()
 
     def stop(self, timeout_s: float = 15.0) -> None:
-        """Stop receiving, write what is buffered, disconnect."""
+        """Stop taking messages, make what is buffered durable and acknowledge it, disconnect.
+        Messages that arrive meanwhile stay unacknowledged: the broker keeps them."""
         self._closing = True
+        self.buffer.stop(timeout_s)
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
-        self.buffer.stop(timeout_s)

@@ -60,6 +60,38 @@ def audit(
         raise typer.Exit(2) from None
 
 
+@app.command("broker-auth")
+def broker_auth(
+    out: Annotated[Path, typer.Option(help="folder for the Mosquitto `passwd` and `acl` files")]
+    = Path("var/broker-auth"),
+    secrets_file: Annotated[Path, typer.Option(
+        envvar="LANTIAN_MQTT__SECRETS_FILE",
+        help="YAML username: password, outside the repository; created, and missing "
+             "passwords added, keeping existing ones")] = Path("var/secrets/mqtt-passwords.yaml"),
+) -> None:
+    """Write Mosquitto password and ACL files: an account per station and outlet unit that may
+    publish only its own topic, one per Lantian service. Prints the mosquitto.conf lines."""
+    from lantian.broker_auth import write_broker_auth
+
+    settings = load_settings()
+    try:
+        files = write_broker_auth(settings, secrets_file, out)
+    except ValueError as exc:
+        typer.echo(f"lantian broker-auth: {exc}", err=True)
+        raise typer.Exit(2) from None
+    kinds = [account.kind for account in files.accounts]
+    typer.echo(f"{len(kinds)} accounts ({kinds.count('station')} stations, "
+               f"{kinds.count('outlet')} outlets, {kinds.count('service')} services) → "
+               f"{files.password_file}, {files.acl_file}; {len(files.new_passwords)} new "
+               f"password(s) in {files.secrets_file}", err=True)
+    if files.unused_secrets:
+        typer.echo(f"not in the registers (no broker access): "
+                   f"{', '.join(files.unused_secrets)}", err=True)
+    typer.echo("mosquitto reads these files after dropping privileges: make them its own "
+               "(Debian: sudo chown mosquitto: …). Add to mosquitto.conf:", err=True)
+    typer.echo(files.mosquitto_conf(), nl=False)
+
+
 @app.command("check-config")
 def check_config() -> None:
     """Validate settings and the station and outlet registers, and print them."""

@@ -119,9 +119,13 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def start_mosquitto(run_dir: Path, port: int | None = None, timeout_s: float = 15.0
-                    ) -> LocalService:
-    """A Mosquitto listening on 127.0.0.1 with persistence in `run_dir`/mosquitto."""
+def start_mosquitto(run_dir: Path, port: int | None = None, timeout_s: float = 15.0,
+                    extra_conf: str = "") -> LocalService:
+    """A Mosquitto listening on 127.0.0.1 with persistence in `run_dir`/mosquitto.
+
+    `extra_conf` is appended after config/mosquitto.conf; Mosquitto takes the last value of a
+    repeated option, so it can override ours (benchmarks, fault tests).
+    """
     exe = find_executable("mosquitto", "/usr/sbin/mosquitto")
     home = run_dir / "mosquitto"
     home.mkdir(parents=True, exist_ok=True)
@@ -133,7 +137,8 @@ def start_mosquitto(run_dir: Path, port: int | None = None, timeout_s: float = 1
         f"user {getpass.getuser()}\n"
         "log_dest stdout\n"
         "log_type error\nlog_type warning\nlog_type notice\n"
-        + (CONFIG_DIR / "mosquitto.conf").read_text(),
+        + (CONFIG_DIR / "mosquitto.conf").read_text()
+        + (f"\n{extra_conf}\n" if extra_conf else ""),
         encoding="utf-8",
     )
     log_path = home / "mosquitto.log"

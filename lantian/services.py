@@ -28,8 +28,10 @@ from ingest.forecast_payload import ForecastPayload
 from ingest.hj212_gateway import Hj212Gateway
 from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
+from ingest.ingest_status import IngestStatusStore
 from ingest.mqtt_collector import MqttCollector
-from ingest.write_buffer import WriteBuffer
+from ingest.status_recorder import StatusRecorder
+from ingest.write_buffer import WriteBuffer, spool_for
 from lantian.shutdown import shutdown_event
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,11 @@ def run_collector(settings: Settings) -> None:
         return
     engine = make_engine(settings.ledger.url)
     create_schema(engine)
-    buffer = WriteBuffer(settings, store, DeadLetterStore(make_session_factory(engine)))
-    emergency = EmergencyService(make_session_factory(engine),
+    sessions = make_session_factory(engine)
+    buffer = WriteBuffer(settings, store, DeadLetterStore(sessions), spool_for(settings))
+    status = StatusRecorder(buffer, IngestStatusStore(sessions), settings.collector.client_id,
+                            settings.collector.status_interval_s)
+    emergency = EmergencyService(sessions,
                                  load_emergency(settings.emergency_file), settings.timezone)
 
     def store_forecast(city: str, forecast: ForecastPayload) -> None:
@@ -85,6 +90,7 @@ def run_collector(settings: Settings) -> None:
     collector = MqttCollector(settings, store, buffer.dead_letters, stations, hj212=intake,
                               buffer=buffer, forecasts=store_forecast)
     collector.start()
+    status.start()
     log.info("collector running: %s → %s/%s", ", ".join(collector.topics),
              settings.influx.url, settings.influx.database)
     gateway = None
@@ -96,6 +102,7 @@ def run_collector(settings: Settings) -> None:
     if gateway is not None:
         gateway.stop()
     collector.stop()
+    status.stop()
     log.info("collector stopped: %s", collector.counters)
 
 

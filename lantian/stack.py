@@ -67,6 +67,7 @@ def child_environment(settings: Settings, broker: LocalService, influx: LocalSer
         "LANTIAN_API__PORT": str(api_port),
         "LANTIAN_GATEWAY__HOST": settings.gateway.host,
         "LANTIAN_GATEWAY__PORT": str(gateway_port),
+        "LANTIAN_COLLECTOR__SPOOL_DIR": str(run_dir / "spool"),
         "PYTHONUNBUFFERED": "1",
     })
     # the replay runs data time fast: a 1 s loop keeps AQI within an hour or two of the data
