@@ -25,6 +25,7 @@ from api.routes import (
     emergency_compliance,
     finding_chart,
     health,
+    ingest_metrics,
     ledger,
     outlets,
     stations,
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "Times are ISO 8601 in the bureau's local offset.",
     )
     for module in (stations, outlets, cities, cases, case_actions, ledger, emergency,
-                   emergency_compliance, finding_chart, dead_letters, health):
+                   emergency_compliance, finding_chart, dead_letters, ingest_metrics, health):
         app.include_router(module.router)
     app.include_router(ledger.plans_router)
 

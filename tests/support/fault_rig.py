@@ -100,7 +100,8 @@ class FaultRig:
         return InfluxSettings(url=self.influx.url, database="lantian_faults", timeout_s=2.0)
 
     # -- the collector process ------------------------------------------------------------------
-    def start_collector(self) -> None:
+    def start_collector(self, **overrides: str) -> None:
+        """Start `lantian collect`; `overrides` are extra LANTIAN_… environment settings."""
         env = {**os.environ,
                "LANTIAN_MQTT__HOST": self.broker.host, "LANTIAN_MQTT__PORT": str(self.broker.port),
                "LANTIAN_INFLUX__URL": self.influx.url,
@@ -112,7 +113,7 @@ class FaultRig:
                "LANTIAN_COLLECTOR__SPOOL_DIR": str(self.run_dir / "spool"),
                "LANTIAN_COLLECTOR__STATUS_INTERVAL_S": "0.3",
                "LANTIAN_COLLECTOR__RETRY_MAX_S": "2",
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", **overrides}
         self.collector_starts += 1
         log = self.run_dir / f"collector-{self.collector_starts}.log"
         before = self.status()
@@ -135,6 +136,14 @@ class FaultRig:
     def signal_collector(self, signum: int) -> None:
         assert self.collector is not None
         os.kill(self.collector.pid, signum)
+
+    def collector_memory_kib(self, field: str = "VmHWM") -> int:
+        """The collector's peak (VmHWM) or current (VmRSS) resident memory, KiB."""
+        assert self.collector is not None
+        for line in Path(f"/proc/{self.collector.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+        raise LookupError(field)
 
     def kill_collector(self) -> None:
         self.signal_collector(signal.SIGKILL)
