@@ -23,7 +23,9 @@ from sqlalchemy import Engine
 
 from alerts.accounts import AccountError, Accounts
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
+from config.broker_accounts import ANALYTICS, COLLECTOR, HEALTH, SIMULATOR
 from config.settings import Settings
+from lantian.broker_auth import load_secrets, write_broker_auth
 from lantian.local_services import (
     LocalService,
     free_port,
@@ -76,6 +78,9 @@ def child_environment(settings: Settings, broker: LocalService, influx: LocalSer
 
 
 SIMULATORS = ("simulator", "cems")
+# Which broker account (config/broker_accounts.py) each child connects with.
+BROKER_ACCOUNT = {"collector": COLLECTOR, "analytics": ANALYTICS, "api": HEALTH,
+                  "simulator": SIMULATOR, "cems": SIMULATOR}
 DEMO_USER = "demo-admin"
 DEMO_EXCEEDANCE = ("020000B7700021E000214AA7", "so2")  # config/outlets.yaml, first power unit
 
@@ -111,7 +116,12 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
     services: list[LocalService] = []
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        services.append(start_mosquitto(run_dir))
+        # The broker runs with per-device accounts and an ACL, as in production: each child
+        # connects with its own account; passwords live in run_dir, outside the repository.
+        auth = write_broker_auth(settings, run_dir / "secrets" / "mqtt-passwords.yaml",
+                                 run_dir / "broker-auth")
+        passwords = load_secrets(auth.secrets_file)
+        services.append(start_mosquitto(run_dir, extra_conf=auth.mosquitto_conf()))
         services.append(start_influxdb(run_dir))
         broker, influx = services
         gateway_port = (settings.gateway.port
@@ -134,7 +144,10 @@ def run_stack(settings: Settings, options: StackOptions) -> int:
             "cems": cems_command(python, gateway_port, settings.timezone),
         }
         for name, argv in commands.items():
-            children.append((name, start_process(argv, logs / f"{name}.log", env)))
+            account = BROKER_ACCOUNT[name]
+            child_env = {**env, "LANTIAN_MQTT__USERNAME": account,
+                         "LANTIAN_MQTT__PASSWORD": passwords[account]}
+            children.append((name, start_process(argv, logs / f"{name}.log", child_env)))
         base = f"http://{settings.api.host}:{api_port}"
         if not wait_until(lambda: _api_up(base) or stop.is_set()
                           or any(p.poll() is not None for _, p in children), 60):
@@ -174,7 +187,9 @@ def _print_urls(base: str, broker: LocalService, influx: LocalService, run_dir: 
         f"  Stations (JSON)  {base}/api/stations\n"
         f"  Outlets (JSON)   {base}/api/outlets\n"
         f"  Cases (JSON)     {base}/api/cases\n"
-        f"  MQTT broker      mqtt://{broker.host}:{broker.port}\n"
+        f"  MQTT broker      mqtt://{broker.host}:{broker.port}  (accounts and ACL in "
+        f"{run_dir / 'broker-auth'}, passwords in {run_dir / 'secrets'})\n"
+        f"  Metrics          {base}/metrics  (Prometheus, same bearer token)\n"
         f"  HJ 212 gateway   tcp://{gateway_host}:{gateway_port}\n"
         f"  InfluxDB         {influx.url}  (database lantian)\n"
         f"  Logs             {run_dir / 'logs'}\n",

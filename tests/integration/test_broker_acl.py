@@ -20,7 +20,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
 from alerts.alert_publisher import MqttAlertPublisher
-from config.broker_accounts import ALERTS_READER, ANALYTICS, COLLECTOR, FORECAST, SIMULATOR
+from api.routes.health import check_broker
+from config.broker_accounts import (
+    ALERTS_READER,
+    ANALYTICS,
+    COLLECTOR,
+    FORECAST,
+    HEALTH,
+    SIMULATOR,
+)
 from config.outlets import load_outlets
 from config.settings import MqttSettings, get_settings
 from config.stations import load_stations
@@ -298,3 +306,15 @@ def test_secrets_are_kept_on_rerun_and_private(secured: SecuredBroker, tmp_path:
     unchanged = secured.secrets_file.read_bytes()
     run_broker_auth(secured.out_dir, secured.secrets_file)
     assert secured.secrets_file.read_bytes() == unchanged
+
+
+def test_the_health_check_reports_a_refused_account(secured: SecuredBroker) -> None:
+    """/api/health's broker check waits for the CONNACK: a wrong password is not 'ok'."""
+    where = {"host": secured.broker.host, "port": secured.broker.port}
+    good = check_broker(MqttSettings(**where, username=HEALTH,
+                                     password=secured.passwords[HEALTH]))
+    wrong = check_broker(MqttSettings(**where, username=HEALTH, password="not-the-password"))
+    anonymous = check_broker(MqttSettings(**where))
+    assert good.ok, good.detail
+    assert not wrong.ok and "refused" in wrong.detail and "mqtt.password" in wrong.detail
+    assert not anonymous.ok and "refused" in anonymous.detail

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from lantian.local_services import free_port, wait_until
 
@@ -42,6 +44,21 @@ def _logs(run_dir: Path) -> str:
     """Every service log, for the failure message."""
     return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
                      for log in sorted((run_dir / "logs").glob("*.log")))
+
+
+def _anonymous_refused(run_dir: Path) -> bool:
+    """A CONNECT without credentials to the stack's broker is refused (CONNACK not 0)."""
+    listener = (run_dir / "mosquitto" / "mosquitto.conf").read_text().splitlines()[0]
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    answers: list[bool] = []
+    client.on_connect = lambda c, u, f, code, p: answers.append(code.is_failure)
+    client.connect("127.0.0.1", int(listener.split()[1]))
+    client.loop_start()
+    try:
+        return wait_until(lambda: bool(answers), 10) and answers[0]
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path,
@@ -92,6 +109,10 @@ def test_run_shows_beijing_data_and_a_case_then_stops_cleanly(tmp_path: Path,
                           60), _logs(tmp_path / "run")
         [outlet_case] = get("/api/cases?source=020000B7700021E000214AA7")["data"]
         assert outlet_case["source_kind"] == "outlet" and "so2" in outlet_case["title"]
+        # the collector's counters balance; the broker refuses anyone without an account
+        ingest = get("/api/ingest")["data"]
+        assert ingest and ingest[0]["written"] > 0 and ingest[0]["balanced"], ingest
+        assert _anonymous_refused(tmp_path / "run")
         started = _descendants(proc.pid)
         # mosquitto, influxd, collector, analytics, api, replay, CEMS simulator
         assert len(started) >= 7
