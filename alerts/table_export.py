@@ -8,6 +8,7 @@ import io
 from collections.abc import Sequence
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -29,7 +30,10 @@ def xlsx_bytes(headers: Sequence[str], rows: Sequence[Sequence[object]], title: 
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(list(row))
+        # Text can reach the ledger without passing the API's checks; control characters
+        # would make openpyxl refuse the whole workbook.
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+                      for v in row])
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     for index, width in enumerate(widths or [16] * len(headers), start=1):

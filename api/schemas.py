@@ -1,12 +1,17 @@
-"""Response models of the API (times are ISO 8601 in the bureau's local offset)."""
+"""Request and response models of the API (times are ISO 8601 in the bureau's local offset)."""
 
 from __future__ import annotations
 
 from datetime import date as date_type
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field
+
+from api.input_values import PlainText
+
+# A file named in a case action (the evidence itself is uploaded separately).
+AttachmentName = Annotated[PlainText, Field(max_length=255)]
 
 
 class AqiPublic(BaseModel):
@@ -152,29 +157,29 @@ class CaseActionIn(BaseModel):
     """One action on a case; which fields an action needs: assign → responsible_unit and
     responsible_person (deadline optional); submit → measures; reject → note."""
 
-    action: str
-    note: str = Field("", max_length=4000)
-    attachments: list[str] = Field([], max_length=50)
-    responsible_unit: str | None = Field(None, max_length=128)
-    responsible_person: str | None = Field(None, max_length=128)
+    action: str = Field(max_length=32)
+    note: PlainText = Field("", max_length=4000)
+    attachments: list[AttachmentName] = Field([], max_length=50)
+    responsible_unit: PlainText | None = Field(None, max_length=128)
+    responsible_person: PlainText | None = Field(None, max_length=128)
     deadline: AwareDatetime | None = None
-    measures: str | None = Field(None, max_length=8000)
+    measures: PlainText | None = Field(None, max_length=8000)
 
 
 class ManualCaseIn(BaseModel):
     """A case an inspector opens from an inspection or a public complaint (信访)."""
 
-    source: str = Field(min_length=1, max_length=128)
-    source_kind: str = Field("site", max_length=16)
-    problem_type: str = Field(min_length=1, max_length=32)
-    title: str = Field(min_length=1, max_length=300)
+    source: PlainText = Field(min_length=1, max_length=128)
+    source_kind: PlainText = Field("site", max_length=16)
+    problem_type: PlainText = Field(min_length=1, max_length=32)
+    title: PlainText = Field(min_length=1, max_length=300)
     origin: str = Field(pattern="^(inspection|complaint)$")
-    note: str = Field("", max_length=4000)
-    category: str = Field("", max_length=64)
-    district: str = Field("", max_length=64)
-    grid: str = Field("", max_length=64)
-    enterprise: str | None = Field(None, max_length=128)
-    attachments: list[str] = Field([], max_length=50)
+    note: PlainText = Field("", max_length=4000)
+    category: PlainText = Field("", max_length=64)
+    district: PlainText = Field("", max_length=64)
+    grid: PlainText = Field("", max_length=64)
+    enterprise: PlainText | None = Field(None, max_length=128)
+    attachments: list[AttachmentName] = Field([], max_length=50)
     deadline: AwareDatetime | None = None
 
 
@@ -299,7 +304,7 @@ class ForecastIn(BaseModel):
     """A daily AQI forecast for the coming days (consecutive local dates)."""
 
     source: str = Field("official", pattern="^(official|statistical)$")
-    issuer: str = Field("", max_length=128)
+    issuer: PlainText = Field("", max_length=128)
     days: list[ForecastDay] = Field(min_length=1, max_length=15)
 
 

@@ -289,10 +289,6 @@ class FalsificationSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    # Reading cases, findings, the ledger, outlets and dead letters without a token. Off by
-    # default: the public ambient data (stations, city AQI) and health need no token; changing
-    # a case always needs one; an enterprise user's token limits reads to its own enterprise.
-    anonymous_read: bool = False
 
 
 class Settings(BaseSettings):

@@ -4,19 +4,22 @@ its audit trail. Every change needs a token."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import AfterValidator
 
 from alerts.accounts import Principal
 from alerts.case_lifecycle import IllegalTransition
 from alerts.case_models import Attachment, Case
 from alerts.case_workflow import CaseConflict, CaseNotFound, CaseUpdate
-from api.auth import Reader, SignedIn, require_role
+from api.auth import SignedIn, require_role
 from api.deps import AppContext, Context
+from api.input_values import RowId, plain_text
 from api.routes.cases import case_public
 from api.schemas import (
     AttachmentPublic,
@@ -32,11 +35,12 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 STAFF = ("admin", "inspector")
 # Actions the responsible enterprise may take on its own cases; the rest are the bureau's.
 ENTERPRISE_ACTIONS = frozenset({"start", "submit", "comment"})
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,40}/[a-z0-9][a-z0-9!#$&^_.+-]{0,56}")
 
 
-def _visible_case(ctx: AppContext, case_id: int, who: Principal | None) -> Case:
+def _visible_case(ctx: AppContext, case_id: int, who: Principal) -> Case:
     case = ctx.cases.get_case(case_id)
-    if case is None or (who is not None and not who.can_see_enterprise(case.enterprise)):
+    if case is None or not who.can_see_enterprise(case.enterprise):
         raise HTTPException(404, f"case {case_id} does not exist")
     return case
 
@@ -60,7 +64,7 @@ def open_case(body: ManualCaseIn, ctx: Context, who: SignedIn) -> CasePublic:
 @router.post("/{case_id}/actions", response_model=CasePublic,
              summary="Take an action on a case: assign, start, submit, verify, reject, "
                      "escalate, reopen, comment")
-def act(case_id: int, body: CaseActionIn, ctx: Context, who: SignedIn) -> CasePublic:
+def act(case_id: RowId, body: CaseActionIn, ctx: Context, who: SignedIn) -> CasePublic:
     case = _visible_case(ctx, case_id, who)
     if who.role == "viewer":
         raise HTTPException(403, f"user {who.name} (viewer) may not change cases")
@@ -84,7 +88,7 @@ def act(case_id: int, body: CaseActionIn, ctx: Context, who: SignedIn) -> CasePu
 
 @router.get("/{case_id}/events", response_model=CaseEventsPublic,
             summary="A case's audit trail: every action, who, when, from, to, note")
-def events(case_id: int, ctx: Context, who: Reader) -> CaseEventsPublic:
+def events(case_id: RowId, ctx: Context, who: SignedIn) -> CaseEventsPublic:
     _visible_case(ctx, case_id, who)
     data = [CaseEventPublic(id=e.id, at=ctx.local(e.at), actor=e.actor, action=e.action,
                             from_status=e.from_status, to_status=e.to_status, note=e.note,
@@ -101,6 +105,15 @@ def _safe_filename(name: str) -> str:
     return base
 
 
+def _media_type(header: str) -> str:
+    """The upload's declared Content-Type when it is a `type/subtype` (parameters kept) in at
+    most 100 printable ASCII characters, else octet-stream: it is stored and sent back on
+    download."""
+    media = header.split(";", 1)[0].strip().lower()
+    printable = len(header) <= 100 and all(" " <= c <= "~" for c in header)
+    return header if printable and _MEDIA_TYPE.fullmatch(media) else "application/octet-stream"
+
+
 def _attachment_public(a: Attachment, ctx: AppContext) -> AttachmentPublic:
     return AttachmentPublic(id=a.id, case_id=a.case_id, filename=a.filename,
                             content_type=a.content_type, size=a.size, sha256=a.sha256,
@@ -111,9 +124,10 @@ def _attachment_public(a: Attachment, ctx: AppContext) -> AttachmentPublic:
              summary="Upload an evidence file (the request body is the file)",
              openapi_extra={"requestBody": {"content": {"application/octet-stream": {}},
                                             "required": True}})
-async def upload(case_id: int, request: Request, ctx: Context, who: SignedIn,
+async def upload(case_id: RowId, request: Request, ctx: Context, who: SignedIn,
                  filename: Annotated[str, Query(description="the file's name")],
-                 note: Annotated[str, Query(max_length=4000)] = "") -> AttachmentPublic:
+                 note: Annotated[str, Query(max_length=4000),
+                                 AfterValidator(plain_text)] = "") -> AttachmentPublic:
     case = _visible_case(ctx, case_id, who)
     if who.role == "viewer":
         raise HTTPException(403, f"user {who.name} (viewer) may not upload evidence")
@@ -129,7 +143,7 @@ async def upload(case_id: int, request: Request, ctx: Context, who: SignedIn,
             raise HTTPException(413, f"file larger than the {limit} bytes allowed")
     if not data:
         raise HTTPException(422, "the request body (the file) is empty")
-    content_type = request.headers.get("content-type", "application/octet-stream")[:100]
+    content_type = _media_type(request.headers.get("content-type", ""))
     attachment = await run_in_threadpool(
         ctx.workflow.add_attachment, case.id, filename=name, content_type=content_type,
         data=bytes(data), actor=who.name, now=datetime.now(UTC), note=note)
@@ -138,7 +152,7 @@ async def upload(case_id: int, request: Request, ctx: Context, who: SignedIn,
 
 @router.get("/{case_id}/attachments", response_model=AttachmentsPublic,
             summary="A case's evidence files")
-def list_attachments(case_id: int, ctx: Context, who: Reader) -> AttachmentsPublic:
+def list_attachments(case_id: RowId, ctx: Context, who: SignedIn) -> AttachmentsPublic:
     _visible_case(ctx, case_id, who)
     data = [_attachment_public(a, ctx) for a in ctx.workflow.attachments(case_id)]
     return AttachmentsPublic(data=data, count=len(data))
@@ -146,7 +160,7 @@ def list_attachments(case_id: int, ctx: Context, who: Reader) -> AttachmentsPubl
 
 @router.get("/{case_id}/attachments/{attachment_id}", response_class=Response,
             summary="Download an evidence file")
-def download(case_id: int, attachment_id: int, ctx: Context, who: Reader) -> Response:
+def download(case_id: RowId, attachment_id: RowId, ctx: Context, who: SignedIn) -> Response:
     _visible_case(ctx, case_id, who)
     try:
         attachment, data = ctx.workflow.attachment_data(case_id, attachment_id)

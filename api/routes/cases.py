@@ -9,13 +9,13 @@ from fastapi import APIRouter, HTTPException, Query
 from alerts.case_lifecycle import STATUSES
 from alerts.case_models import Case, FindingRecord
 from analytics.findings import FINDING_TYPES
-from api.auth import Reader
+from api.auth import SignedIn, can_see_source
 from api.deps import AppContext, Context
+from api.input_values import Offset, RowId, TextFilter
 from api.schemas import CaseDetail, CasePublic, CasesPublic, FindingPublic, FindingsPublic
 
 router = APIRouter(prefix="/api", tags=["cases"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def finding_public(record: FindingRecord, ctx: AppContext) -> FindingPublic:
@@ -51,13 +51,13 @@ def _check_type(value: str | None) -> None:
 
 
 @router.get("/cases", response_model=CasesPublic, summary="Cases, most recently changed first")
-def list_cases(ctx: Context, who: Reader, status: str | None = None,
-               source: str | None = None, type: str | None = None,
-               enterprise: str | None = None, limit: Limit = 100,
+def list_cases(ctx: Context, who: SignedIn, status: TextFilter = None,
+               source: TextFilter = None, type: TextFilter = None,
+               enterprise: TextFilter = None, limit: Limit = 100,
                offset: Offset = 0) -> CasesPublic:
     if status is not None and status not in STATUSES:
         raise HTTPException(422, f"unknown status {status!r}; one of {list(STATUSES)}")
-    if who is not None and who.role == "enterprise":
+    if who.role == "enterprise":
         if enterprise not in (None, who.enterprise):
             raise HTTPException(403, f"user {who.name} sees only {who.enterprise}'s cases")
         enterprise = who.enterprise
@@ -67,24 +67,23 @@ def list_cases(ctx: Context, who: Reader, status: str | None = None,
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case with its evidence")
-def get_case(case_id: int, ctx: Context, who: Reader) -> CaseDetail:
+def get_case(case_id: RowId, ctx: Context, who: SignedIn) -> CaseDetail:
     case = ctx.cases.get_case(case_id)
-    if case is None or (who is not None and not who.can_see_enterprise(case.enterprise)):
+    if case is None or not who.can_see_enterprise(case.enterprise):
         raise HTTPException(404, f"case {case_id} does not exist")
     return CaseDetail(**case_public(case, ctx).model_dump(),
                       findings=[finding_public(f, ctx) for f in case.findings])
 
 
 @router.get("/findings", response_model=FindingsPublic, summary="Findings, newest period first")
-def list_findings(ctx: Context, who: Reader, source: str | None = None,
-                  type: str | None = None, limit: Limit = 100,
+def list_findings(ctx: Context, who: SignedIn, source: TextFilter = None,
+                  type: TextFilter = None, limit: Limit = 100,
                   offset: Offset = 0) -> FindingsPublic:
     _check_type(type)
-    if who is not None and who.role == "enterprise":
-        own = {o.mn for o in ctx.outlets.enterprises().get(who.enterprise or "", [])}
-        if source not in own:
-            raise HTTPException(403, f"user {who.name} lists findings of one of "
-                                     f"{who.enterprise}'s outlets: give source=<its MN>")
+    if who.role == "enterprise" and (source is None
+                                     or not can_see_source(who, ctx.outlets, source)):
+        raise HTTPException(403, f"user {who.name} lists findings of one of "
+                                 f"{who.enterprise}'s outlets: give source=<its MN>")
     findings, total = ctx.cases.list_findings(source=source, finding_type=type, limit=limit,
                                               offset=offset)
     return FindingsPublic(data=[finding_public(f, ctx) for f in findings], count=total)

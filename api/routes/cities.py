@@ -1,19 +1,20 @@
 """City AQI: hourly AQI from the mean of the city's stations, the daily AQI over the 24 h ending
 with each hour (what alert rules judge), and the daily AQI of each local day (computed by the
-analytics loop)."""
+analytics loop). Public ambient data: every signed-in user reads every city."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from alerts.analytics_loop import CITY_AQI_MEASUREMENT, CITY_DAILY_MEASUREMENT
 from api.aqi_view import aqi_public
+from api.auth import signed_in
 from api.deps import AppContext, Context
 from api.routes.stations import series_public
 from api.schemas import CityAqiPublic, SeriesPublic
 from api.time_params import End, Start, resolve_range
 
-router = APIRouter(prefix="/api/cities", tags=["cities"])
+router = APIRouter(prefix="/api/cities", tags=["cities"], dependencies=[Depends(signed_in)])
 CITY_FIELDS = ["aqi", "level", "stations", "pm25", "pm10", "aqi_24h", "level_24h",
                "primary_24h"]
 CITY_DAILY_FIELDS = ["aqi", "level", "primary", "pm25_mean", "pm10_mean", "so2_mean",

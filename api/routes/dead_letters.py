@@ -7,18 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.auth import Reader
+from api.auth import SignedIn
 from api.deps import Context
+from api.input_values import Offset, TextFilter
 from api.schemas import DeadLetterPublic, DeadLettersPublic
 
 router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
 
 
 @router.get("", response_model=DeadLettersPublic, summary="Rejected payloads, newest first")
-def list_dead_letters(ctx: Context, who: Reader, topic: str | None = None,
+def list_dead_letters(ctx: Context, who: SignedIn, topic: TextFilter = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> DeadLettersPublic:
-    if who is not None and who.role == "enterprise":
+                      offset: Offset = 0) -> DeadLettersPublic:
+    if who.role == "enterprise":
         # Raw payloads of every unit are in here, other enterprises' included.
         raise HTTPException(403, f"user {who.name} (enterprise) may not read dead letters")
     letters, total = ctx.dead_letters.list(limit=limit, offset=offset, topic=topic)

@@ -1,18 +1,19 @@
-"""Heavy-pollution alerts: a city's current level and its history (public, like the level
-published on MQTT); forecasts submitted by the forecasting office (inspectors, admins)."""
+"""Heavy-pollution alerts: a city's current level and its history (every signed-in user, as the
+level is also published on MQTT); forecasts submitted by the forecasting office (inspectors,
+admins)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from alerts.emergency_service import ForecastError
-from api.auth import SignedIn, require_role
+from api.auth import SignedIn, require_role, signed_in
 from api.deps import Context
 from api.schemas import EmergencyEventPublic, EmergencyPublic, ForecastAccepted, ForecastIn
 
-router = APIRouter(prefix="/api/emergency", tags=["emergency"])
+router = APIRouter(prefix="/api/emergency", tags=["emergency"], dependencies=[Depends(signed_in)])
 
 
 @router.get("/{city}", response_model=EmergencyPublic,

@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from alerts.reduction_audit import STATUSES, ComplianceReport
 from alerts.table_export import csv_bytes, xlsx_bytes
-from api.auth import Reader
+from api.auth import SignedIn
 from api.deps import Context
+from api.input_values import RowId
 from api.schemas import ComplianceOutletPublic, ComplianceReportPublic
 
 router = APIRouter(prefix="/api/emergency/alerts", tags=["emergency"])
@@ -29,7 +30,7 @@ STATUS_ZH = {"compliant": "已落实", "not_compliant": "未落实", "no_data": 
 @router.get("/{alert_id}/compliance", response_model=ComplianceReportPublic,
             summary="Did every listed outlet cut its emissions during this alert?",
             responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
-def compliance(alert_id: int, ctx: Context, who: Reader,
+def compliance(alert_id: RowId, ctx: Context, who: SignedIn,
                format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
                lang: Annotated[Literal["zh", "en"], Query()] = "zh"
                ) -> ComplianceReportPublic | Response:
@@ -37,7 +38,7 @@ def compliance(alert_id: int, ctx: Context, who: Reader,
         report = ctx.compliance.report(alert_id)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
-    outlets = [o for o in report.outlets if who is None or who.can_see_enterprise(o.enterprise)]
+    outlets = [o for o in report.outlets if who.can_see_enterprise(o.enterprise)]
     if format == "json":
         return _public(report, outlets, ctx)
     rows = [[o.mn, o.name, o.enterprise, STATUS_ZH[o.status] if lang == "zh" else o.status,

@@ -13,9 +13,10 @@ from alerts.falsification_window import outlet_series, station_series
 from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.nan_median import nan_median
 from analytics.falsification.neighbours import neighbour_rows
-from api.auth import Reader
+from api.auth import SignedIn, can_see_source
 from api.deps import AppContext, Context
 from api.evidence_chart import EvidenceChart, render_png
+from api.input_values import RowId
 
 router = APIRouter(prefix="/api", tags=["cases"])
 HOUR_S = 3600
@@ -84,12 +85,10 @@ def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int) -> EvidenceCh
 @router.get("/findings/{finding_id}/chart.png", summary="A finding's evidence as a PNG chart",
             response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
-def finding_chart(finding_id: int, ctx: Context, who: Reader,
+def finding_chart(finding_id: RowId, ctx: Context, who: SignedIn,
                   pad_hours: Annotated[int, Query(ge=0, le=24 * 14)] = 48) -> Response:
     record = ctx.cases.get_finding(finding_id)
-    if record is None or (who is not None and who.role == "enterprise"
-                          and record.source not in {o.mn for o in ctx.outlets.enterprises()
-                                                    .get(who.enterprise or "", [])}):
+    if record is None or not can_see_source(who, ctx.outlets, record.source):
         raise HTTPException(404, f"finding {finding_id} does not exist")
     png = render_png(_chart(ctx, record, pad_hours))
     return Response(png, media_type="image/png",

@@ -15,8 +15,9 @@ from alerts.ledger_export import ledger_csv, ledger_rows, ledger_xlsx
 from alerts.ledger_stats import GroupBy, campaign_stats
 from alerts.reduction_plans import plan_headers, plan_rows
 from alerts.table_export import csv_bytes, xlsx_bytes
-from api.auth import Reader
+from api.auth import SignedIn
 from api.deps import AppContext, Context
+from api.input_values import TextFilter
 from api.schemas import CampaignPublic, TallyPublic
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])
@@ -24,14 +25,14 @@ When = Annotated[datetime | None, Query(description="ISO 8601 with offset")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _scoped_cases(ctx: AppContext, who: Principal | None, opened_from: datetime | None,
+def _scoped_cases(ctx: AppContext, who: Principal, opened_from: datetime | None,
                   opened_to: datetime | None, enterprise: str | None,
                   problem_type: str | None, district: str | None) -> list[Case]:
     for name, value in (("opened_from", opened_from), ("opened_to", opened_to)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, f"{name} must carry a UTC offset, e.g. "
                                      "2026-11-01T00:00+08:00")
-    if who is not None and who.role == "enterprise":
+    if who.role == "enterprise":
         if enterprise not in (None, who.enterprise):
             raise HTTPException(403, f"user {who.name} sees only {who.enterprise}'s cases")
         enterprise = who.enterprise
@@ -43,11 +44,11 @@ def _scoped_cases(ctx: AppContext, who: Principal | None, opened_from: datetime 
 @router.get("/export", summary="The ledger as CSV or XLSX (中文 or English headers)",
             response_class=Response,
             responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
-def export(ctx: Context, who: Reader,
+def export(ctx: Context, who: SignedIn,
            format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx",
            lang: Annotated[Literal["zh", "en"], Query()] = "zh",
-           opened_from: When = None, opened_to: When = None, enterprise: str | None = None,
-           problem_type: str | None = None, district: str | None = None) -> Response:
+           opened_from: When = None, opened_to: When = None, enterprise: TextFilter = None,
+           problem_type: TextFilter = None, district: TextFilter = None) -> Response:
     cases = _scoped_cases(ctx, who, opened_from, opened_to, enterprise, problem_type, district)
     rows = ledger_rows(cases, datetime.now(UTC), ctx.tz, lang)
     stamp = datetime.now(ctx.tz).strftime("%Y%m%d-%H%M")
@@ -61,11 +62,11 @@ def export(ctx: Context, who: Reader,
 
 @router.get("/campaign", response_model=CampaignPublic,
             summary="Campaign statistics: found, rectified, in progress, overdue, recurred")
-def campaign(ctx: Context, who: Reader,
+def campaign(ctx: Context, who: SignedIn,
              by: Annotated[GroupBy, Query(description="how to group")] = "category",
              opened_from: When = None, opened_to: When = None, target_date: When = None,
-             enterprise: str | None = None, problem_type: str | None = None,
-             district: str | None = None) -> CampaignPublic:
+             enterprise: TextFilter = None, problem_type: TextFilter = None,
+             district: TextFilter = None) -> CampaignPublic:
     if target_date is not None and target_date.tzinfo is None:
         raise HTTPException(422, "target_date must carry a UTC offset")
     cases = _scoped_cases(ctx, who, opened_from, opened_to, enterprise, problem_type, district)
@@ -83,11 +84,11 @@ plans_router = APIRouter(prefix="/api/reduction-plans", tags=["emergency"])
 @plans_router.get("/export", summary="The emission-reduction list as CSV or XLSX",
                   response_class=Response,
                   responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
-def export_plans(ctx: Context, who: Reader,
+def export_plans(ctx: Context, who: SignedIn,
                  format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx",
                  lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> Response:
     outlets = [o for o in ctx.outlets.outlets
-               if who is None or who.can_see_enterprise(o.enterprise)]
+               if who.can_see_enterprise(o.enterprise)]
     headers, rows = plan_headers(lang), plan_rows(outlets, lang)
     if format == "csv":
         body, media = csv_bytes(headers, rows), "text/csv; charset=utf-8"

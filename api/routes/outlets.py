@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from alerts.accounts import Principal
 from alerts.emission_cycle import OUTLET_HOUR_MEASUREMENT
-from api.auth import Reader
+from api.auth import SignedIn
 from api.deps import AppContext, Context
 from api.outlet_view import hour_view, latest_view, outlet_public, status_of
 from api.routes.stations import EVERY_HELP, series_public
@@ -59,9 +59,9 @@ def _views(ctx: AppContext, outlets: list[Outlet]) -> list[OutletPublic]:
     return views
 
 
-def _known(ctx: AppContext, mn: str, who: Principal | None) -> Outlet:
+def _known(ctx: AppContext, mn: str, who: Principal) -> Outlet:
     outlet = ctx.outlets.by_mn().get(mn)
-    if outlet is None or (who is not None and not who.can_see_enterprise(outlet.enterprise)):
+    if outlet is None or not who.can_see_enterprise(outlet.enterprise):
         raise HTTPException(404, f"outlet MN {mn!r} is not in the outlet register")
     return outlet
 
@@ -69,27 +69,27 @@ def _known(ctx: AppContext, mn: str, who: Principal | None) -> Outlet:
 @router.get("/api/outlets", response_model=OutletsPublic,
             summary="All outlets with latest values (measured and at reference O2) and status")
 def list_outlets(
-    ctx: Context, who: Reader,
+    ctx: Context, who: SignedIn,
     enterprise: Annotated[str | None, Query(description="only this enterprise's")] = None,
     industry: Annotated[str | None, Query(description="e.g. power, steel, cement")] = None,
 ) -> OutletsPublic:
     chosen = [o for o in ctx.outlets.outlets
               if (enterprise is None or o.enterprise == enterprise)
               and (industry is None or o.industry == industry)
-              and (who is None or who.can_see_enterprise(o.enterprise))]
+              and who.can_see_enterprise(o.enterprise)]
     data = _views(ctx, chosen)
     return OutletsPublic(data=data, count=len(data))
 
 
 @router.get("/api/outlets/{mn}", response_model=OutletPublic, summary="One outlet")
-def get_outlet(mn: str, ctx: Context, who: Reader) -> OutletPublic:
+def get_outlet(mn: str, ctx: Context, who: SignedIn) -> OutletPublic:
     return _views(ctx, [_known(ctx, mn, who)])[0]
 
 
 @router.get("/api/outlets/{mn}/series", response_model=SeriesPublic,
             summary="One outlet's data: raw HJ 212 records by kind, or judged hours")
 def outlet_series(
-    mn: str, ctx: Context, who: Reader,
+    mn: str, ctx: Context, who: SignedIn,
     kind: Annotated[Kind, Query(description="rtd (2011), minute (2051), hourly (2061), "
                                             "daily (2031) as the unit sent them; judged: "
                                             "Lantian's hourly values at reference O2")] = "judged",
@@ -119,9 +119,9 @@ def outlet_series(
 
 @router.get("/api/enterprises", response_model=EnterprisesPublic,
             summary="Enterprises with their outlets' statuses")
-def list_enterprises(ctx: Context, who: Reader) -> EnterprisesPublic:
+def list_enterprises(ctx: Context, who: SignedIn) -> EnterprisesPublic:
     visible = {name: outlets for name, outlets in ctx.outlets.enterprises().items()
-               if who is None or who.can_see_enterprise(name)}
+               if who.can_see_enterprise(name)}
     views = _views(ctx, [o for outlets in visible.values() for o in outlets])
     data = []
     for name, outlets in visible.items():
@@ -136,9 +136,9 @@ def list_enterprises(ctx: Context, who: Reader) -> EnterprisesPublic:
 
 @router.get("/api/enterprises/{name}/outlets", response_model=OutletsPublic,
             summary="One enterprise's outlets")
-def enterprise_outlets(name: str, ctx: Context, who: Reader) -> OutletsPublic:
+def enterprise_outlets(name: str, ctx: Context, who: SignedIn) -> OutletsPublic:
     outlets = ctx.outlets.enterprises().get(name)
-    if outlets is None or (who is not None and not who.can_see_enterprise(name)):
+    if outlets is None or not who.can_see_enterprise(name):
         raise HTTPException(404, f"enterprise {name!r} has no outlet in the outlet register")
     data = _views(ctx, outlets)
     return OutletsPublic(data=data, count=len(data))

@@ -1,21 +1,23 @@
-"""Stations: the register with each station's latest reading and AQI; one station's series."""
+"""Stations: the register with each station's latest reading and AQI; one station's series.
+Public ambient data: every signed-in user, enterprise users included, reads all of it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from alerts.analytics_loop import STATION_AQI_MEASUREMENT, STATION_DAILY_MEASUREMENT
 from api.aqi_view import aqi_public
+from api.auth import signed_in
 from api.deps import AppContext, Context
 from api.schemas import LatestReading, SeriesPublic, StationPublic, StationsPublic
 from api.time_params import End, Start, resolve_range
 from config.stations import POLLUTANTS, Station
 from ingest.line_protocol import STATION_MEASUREMENT
 
-router = APIRouter(prefix="/api/stations", tags=["stations"])
+router = APIRouter(prefix="/api/stations", tags=["stations"], dependencies=[Depends(signed_in)])
 EVERY_HELP = "mean per bucket of this many seconds; omit for raw points"
 ALL = ",".join(POLLUTANTS)
 

@@ -54,7 +54,7 @@ def test_influx_down_is_503_with_reason(tmp_path: Path, mqtt_broker: LocalServic
                         influx=InfluxSettings(url="http://127.0.0.1:9", timeout_s=0.5),
                         ledger=LedgerSettings(url=f"sqlite:///{tmp_path / 'l.db'}"))
     with TestClient(create_app(settings)) as client:
-        response = client.get("/api/stations")
+        response = sign_in(client, settings.ledger.url, "viewer").get("/api/stations")
         assert response.status_code == 503
         assert "time-series database unavailable" in response.json()["detail"]
         health = client.get("/api/health")

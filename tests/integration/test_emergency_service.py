@@ -138,15 +138,16 @@ def test_forecasts_through_the_api_and_the_level_read_back(ledger_url: str, infl
         gap = {"days": [body["days"][0], body["days"][2]]}
         refused = client.post("/api/emergency/beijing/forecasts", json=gap, headers=inspector)
         assert refused.status_code == 422 and "consecutive" in refused.json()["detail"]
-        assert client.get("/api/emergency/beijing").json()["level"] is None  # not decided yet
+        viewer = {"Authorization": f"Bearer {token_for(ledger_url, 'viewer')}"}
+        assert client.get("/api/emergency/beijing", headers=viewer).json()["level"] is None
         # The analytics service's cycle decides the level.
         service = EmergencyService(make_session_factory(make_engine(ledger_url)),
                                    load_emergency(CONFIG), "Asia/Shanghai")
         assert service.evaluate("beijing", datetime.now(UTC)) is not None
-        state = client.get("/api/emergency/beijing").json()  # public, no token
+        state = client.get("/api/emergency/beijing", headers=viewer).json()
         assert state["level"] == "yellow" and state["history"][0]["action"] == "issue"
         assert "市气象台" in state["history"][0]["reason"]
-        assert client.get("/api/emergency/atlantis").status_code == 404
+        assert client.get("/api/emergency/atlantis", headers=viewer).status_code == 404
 
 
 def test_forecasts_over_mqtt_are_stored_and_bad_ones_kept_as_dead_letters(
