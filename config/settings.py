@@ -71,6 +71,9 @@ class CollectorSettings(BaseModel):
     future_tolerance_s: float = Field(300.0, ge=0)
     require_registration: bool = False
     max_buffered_readings: int = Field(200_000, ge=1000)
+    # Larger JSON payloads are dead letters without being parsed; keep it at or below the
+    # broker's max_packet_size (config/mosquitto.conf, 4 MiB).
+    max_payload_bytes: int = Field(4 << 20, ge=1 << 16)
     # Dead letters keep their raw payload: bound what waits in memory (hostile megabyte input).
     max_buffered_letter_bytes: int = Field(64 << 20, ge=1 << 20)
     # Acknowledge to the broker in groups of at most this many messages; also a flush trigger,

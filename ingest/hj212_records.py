@@ -27,11 +27,13 @@ from ingest.hj212_codes import (
     field_name,
 )
 from ingest.line_protocol import format_point
-from ingest.station_payload import FLAG_LETTERS, Reading
+from ingest.station_payload import EARLIEST_S, FLAG_LETTERS, LATEST_S, Reading
 
 STATION_ST = "22"
 MESSAGE_KIND = "message"
 _CODE = re.compile(r"[A-Za-z0-9]{1,32}")
+# Field names InfluxDB refuses (it would refuse the whole batch the point is written in).
+_RESERVED_FIELDS = frozenset({"time"})
 
 
 def measurement_of(kind: str) -> str:
@@ -82,14 +84,18 @@ class Interpretation:
 
 
 def parse_data_time(text: str, tz: tzinfo) -> int:
-    """DataTime ``YYYYMMDDhhmmss`` in local time → Unix seconds; Hj212Error when invalid."""
+    """DataTime ``YYYYMMDDhhmmss`` in local time → Unix seconds; Hj212Error when invalid or
+    outside 1970–2099 (what InfluxDB and the analytics handle)."""
     if not re.fullmatch(r"\d{14}", text):
         raise Hj212Error(f"DataTime={text[:20]!r} is not YYYYMMDDhhmmss")
     try:
         local = datetime.strptime(text, "%Y%m%d%H%M%S")
     except ValueError:
         raise Hj212Error(f"DataTime={text} is not a valid date and time") from None
-    return int(local.replace(tzinfo=tz).timestamp())
+    time_s = int(local.replace(tzinfo=tz).timestamp())
+    if not EARLIEST_S <= time_s < LATEST_S:
+        raise Hj212Error(f"DataTime={text} is out of range (1970 to 2099)")
+    return time_s
 
 
 def _check_sender(packet: Hj212Packet, rules: Hj212Rules, expected_mn: str | None) -> None:
@@ -120,6 +126,9 @@ def _split_values(packet: Hj212Packet, rules: Hj212Rules
         name = field_name(code)
         if suffix in NUMERIC_SUFFIXES:
             target = name + NUMERIC_SUFFIXES[suffix]
+            if target in _RESERVED_FIELDS:
+                problems.append(f"{key}: field name {target!r} is reserved by InfluxDB")
+                continue
             try:
                 number = float(value)
             except ValueError:
@@ -166,6 +175,10 @@ def _station_readings(record: Hj212Record, station: Station, rules: Hj212Rules,
             continue
         value = record.numbers[pollutant] * station.factor_to_canonical(pollutant)
         bounds = rules.station_ranges.get(pollutant)
+        if not math.isfinite(value):
+            problems.append(f"{pollutant}={record.numbers[pollutant]:g} overflows in unit "
+                            "conversion")
+            continue
         if bounds is not None and not bounds[0] <= value <= bounds[1]:
             problems.append(f"{pollutant}={value:g} {CANONICAL_UNITS[pollutant]} (after unit "
                             f"conversion) is outside the plausible range "

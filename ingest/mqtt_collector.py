@@ -86,6 +86,7 @@ class MqttCollector:
             plausible_ranges=self.settings.collector.plausible_ranges,
             stations=self.stations,
             require_registration=self.settings.collector.require_registration,
+            max_payload_bytes=self.settings.collector.max_payload_bytes,
         )
         decoded = decode_station_payload(topic, payload, rules)
         received = datetime.now(UTC)
