@@ -157,6 +157,9 @@ class GatewaySettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(9212, ge=0, le=65535)  # 0: any free port (tests)
     max_connections: int = Field(2000, ge=1)
+    # A 9014 reply waits until the packet is durable; after this long the gateway gives up on
+    # answering (the unit resends), e.g. while InfluxDB is down and there is no spool.
+    reply_timeout_s: float = Field(10.0, gt=0)
     # A unit that sends nothing for this long is disconnected (it reconnects when it has data).
     idle_timeout_s: float = Field(900.0, gt=0)
     # Longest run of bytes accepted without a CR LF before it is discarded as garbage.

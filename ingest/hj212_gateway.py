@@ -3,7 +3,9 @@ port), stream packets, and get a CN 9014 reply for every upload whose Flag asks 
 
 Each connection has its own framer, so split and merged packets and garbage between them are
 handled per unit. Packets go through the same intake (checks, dead letters) and the same write
-buffer as MQTT. The reply is sent once the packet's points are in the write buffer.
+buffer as MQTT. The reply (the unit's acknowledgement) is sent only once the packet's points
+are durable — in InfluxDB or the spool — so a unit that gets no reply resends, and a crash
+cannot lose a packet that was answered (writes are idempotent, a resent packet is stored once).
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from ingest.write_buffer import WriteBuffer
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Hj212Gateway:
@@ -92,11 +99,25 @@ class Hj212Gateway:
                 result.extend(self.intake.garbage(piece, origin))
             else:
                 result.extend(self.intake.frame(piece.data, origin, rules=rules))
+        loop = asyncio.get_running_loop()
+        durable: asyncio.Future[None] = loop.create_future()
+
+        def on_durable() -> None:  # on the writer thread
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to answer
+                loop.call_soon_threadsafe(_resolve, durable)
+
         # put() blocks while the write buffer is full: run it off the event loop so other
         # units' connections keep being served (and timed out) meanwhile.
-        await asyncio.to_thread(self.buffer.put, result.lines, result.letters,
-                                packets=result.packets)
-        if writer is not None and result.replies:
+        queued = await asyncio.to_thread(self.buffer.put, result.lines, result.letters,
+                                         packets=result.packets, on_durable=on_durable)
+        if writer is not None and result.replies and queued:
+            try:
+                await asyncio.wait_for(durable, self.settings.reply_timeout_s)
+            except TimeoutError:
+                log.warning("%s: packets not durable within %.0f s (InfluxDB and spool "
+                            "unavailable?); not answering, the unit will resend", origin,
+                            self.settings.reply_timeout_s)
+                return
             writer.write(b"".join(result.replies))
             await writer.drain()
             self.buffer.count("replies_sent", len(result.replies))

@@ -213,8 +213,11 @@ class WriteBuffer:
         acked = 0
         for entry in entries:
             if entry.on_durable is not None:
-                entry.on_durable()
-                acked += 1
+                try:
+                    entry.on_durable()
+                    acked += 1
+                except Exception:  # the data is durable: never write it again for this
+                    log.exception("acknowledging a durable entry failed")
         with self._cond:
             self.counters.messages_acked += acked
         return written

@@ -17,6 +17,7 @@ from support.hj212_pipeline import running_pipeline
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from config.outlets import Outlet
 from config.settings import (
+    CollectorSettings,
     GatewaySettings,
     InfluxSettings,
     Settings,
@@ -204,3 +205,43 @@ def test_gateway_limits_connections_and_closes_idle_ones(influx_settings: Influx
         assert wait_until(lambda: gateway.active == 0, 5)
     finally:
         gateway.stop()
+
+
+def _reply_to(sock: socket.socket, timeout_s: float) -> bytes:
+    sock.settimeout(timeout_s)
+    try:
+        return sock.recv(65536)
+    except TimeoutError:
+        return b""
+
+
+def test_gateway_answers_only_once_the_packet_is_durable(influx_settings: InfluxSettings,
+                                                         influx_store: InfluxStore,
+                                                         tmp_path) -> None:
+    """No spool and InfluxDB away: the 9014 is withheld (the unit keeps the packet and resends);
+    once InfluxDB is back the resent packet is answered and stored once."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    create_schema(engine)
+    settings = Settings(gateway=GatewaySettings(port=0, reply_timeout_s=1.0),
+                        collector=CollectorSettings(retry_max_s=0.5))
+    away = InfluxStore(influx_settings.model_copy(update={"url": "http://127.0.0.1:9",
+                                                          "timeout_s": 0.5}))
+    buffer = WriteBuffer(settings, away, DeadLetterStore(make_session_factory(engine)))
+    gateway = Hj212Gateway(settings.gateway, Hj212Intake(settings, {o.mn: o for o in OUTLETS},
+                                                         {}), buffer)
+    port = gateway.start()
+    buffer.start()
+    packet = minute_packet(OUTLETS[0].mn, 0)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(packet)
+            assert _reply_to(sock, 2.5) == b""  # not durable: no acknowledgement
+            buffer.store = InfluxStore(influx_settings)  # InfluxDB is back
+            assert wait_until(lambda: buffer.counters.readings_written == 1, 10)
+            sock.sendall(packet)  # the unit resends what was never answered
+            reply = _reply_to(sock, 5)
+        assert CODEC.decode(reply).cn == "9014"
+        assert influx_store.count("hj212_minute", "so2") == 1
+    finally:
+        gateway.stop()
+        buffer.stop()
