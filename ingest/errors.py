@@ -4,6 +4,8 @@
   letter with its reason, is counted, and never stops the collector.
 - Infrastructure down (`StoreUnavailable`, retryable): keep the batch, back off, retry.
 - Store refused the data (`StoreRejected`, not retryable): the batch's lines become dead letters.
+- Store refused the credentials (`StoreUnauthorized`): data is kept as for `StoreUnavailable`;
+  at start-up it is a configuration error.
 - Configuration or programming error: fail at start-up with a message that says how to fix it.
 """
 
@@ -24,3 +26,8 @@ class StoreUnavailable(StoreError):
 
 class StoreRejected(StoreError):
     """InfluxDB refused the request (4xx: bad line protocol, type conflict, bad query)."""
+
+
+class StoreUnauthorized(StoreUnavailable):
+    """InfluxDB refused the credentials (401/403). Retryable for data (the batch is kept or
+    spooled, never dead-lettered: the fault is the installation's); fatal at start-up."""

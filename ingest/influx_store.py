@@ -18,7 +18,7 @@ import pandas as pd
 
 from analytics.series_window import SeriesWindow
 from config.settings import InfluxSettings
-from ingest.errors import StoreRejected, StoreUnavailable
+from ingest.errors import StoreRejected, StoreUnauthorized, StoreUnavailable
 
 HOUR_S = 3600
 
@@ -70,6 +70,11 @@ class InfluxStore:
             response = self._client.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.settings.url} unreachable: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise StoreUnauthorized(
+                f"InfluxDB at {self.settings.url} refused the credentials "
+                f"({response.status_code}: {response.text[:200].strip()}); check "
+                "LANTIAN_INFLUX__TOKEN (2.x/3.x) or LANTIAN_INFLUX__USERNAME/__PASSWORD (1.x)")
         if response.status_code >= 500 or response.status_code == 404:
             # 404 is "database not found" (dropped, or no DBRP mapping on 2.x): a fault of the
             # installation, not of the data, so the caller keeps the data and retries.

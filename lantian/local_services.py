@@ -151,9 +151,10 @@ def start_mosquitto(run_dir: Path, port: int | None = None, timeout_s: float = 1
     return service
 
 
-def start_influxdb(run_dir: Path, port: int | None = None, timeout_s: float = 30.0
-                   ) -> LocalService:
-    """An InfluxDB 1.x with its data in `run_dir`/influxdb, HTTP API on 127.0.0.1."""
+def start_influxdb(run_dir: Path, port: int | None = None, timeout_s: float = 30.0,
+                   auth: bool = False) -> LocalService:
+    """An InfluxDB 1.x with its data in `run_dir`/influxdb, HTTP API on 127.0.0.1; with `auth`,
+    requests need a user (create the first admin with CREATE USER … WITH ALL PRIVILEGES)."""
     exe = find_executable("influxd", "/usr/bin/influxd")
     home = run_dir / "influxdb"
     home.mkdir(parents=True, exist_ok=True)
@@ -177,6 +178,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   bind-address = "127.0.0.1:{port}"
   log-enabled = false
   max-body-size = 0
+  auth-enabled = {"true" if auth else "false"}
 [logging]
   level = "warn"
 [continuous_queries]

@@ -23,7 +23,7 @@ from config.outlets import load_outlets
 from config.settings import Settings
 from config.stations import load_stations
 from ingest.dead_letters import DeadLetterStore
-from ingest.errors import StoreError
+from ingest.errors import StoreError, StoreUnauthorized
 from ingest.forecast_payload import ForecastPayload
 from ingest.hj212_gateway import Hj212Gateway
 from ingest.hj212_intake import Hj212Intake
@@ -46,7 +46,7 @@ def _ready_store(settings: Settings, stop: threading.Event) -> InfluxStore | Non
             store.ensure_database()
             return store
         except StoreError as exc:
-            if not exc.retryable:
+            if not exc.retryable or isinstance(exc, StoreUnauthorized):
                 raise
             log.warning("waiting for InfluxDB at %s: %s", settings.influx.url, exc)
             stop.wait(delay)
