@@ -8,6 +8,7 @@ The YAML file is ``config/lantian.yaml`` unless ``LANTIAN_CONFIG_FILE`` names an
 from __future__ import annotations
 
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -86,6 +87,14 @@ class CollectorSettings(BaseModel):
     spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
     # How often the collector records its counters in the ledger (for the API and /metrics).
     status_interval_s: float = Field(5.0, gt=0)
+    # Scale-out: collectors with the same group share the subscriptions (MQTT 5 / Mosquitto
+    # `$share/<group>/…`): each message goes to one of them. None: a single collector.
+    shared_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$")
+
+    def instance_id(self) -> str:
+        """`client_id` with `{hostname}` filled in, so replicas started from one configuration
+        (docker-compose --scale) each keep their own persistent session, spool and counters."""
+        return self.client_id.replace("{hostname}", socket.gethostname())
     # Plausible ranges in the canonical unit (µg/m³, CO mg/m³); outside → dead letter.
     plausible_ranges: dict[str, tuple[float, float]] = {
         "pm25": (0.0, 2000.0),
@@ -321,6 +330,8 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     falsification: FalsificationSettings = FalsificationSettings()
     api: ApiSettings = ApiSettings()
+    # Service logs: "text" for people, "json" (one object a line) for a log collector.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("timezone")
     @classmethod

@@ -63,6 +63,10 @@ class MqttCollector:
         self._closing = False
 
     @property
+    def client_id(self) -> str:
+        return self.settings.collector.instance_id()
+
+    @property
     def counters(self) -> IngestCounters:
         return self.buffer.counters
 
@@ -145,8 +149,15 @@ class MqttCollector:
             return
         self.counters.connected = True
         self.counters.subscribed = False
-        client.subscribe([(topic, 1) for topic in self.topics] + [(BROKER_DROPPED_TOPIC, 0)])
+        client.subscribe([(self._subscription(topic), 1) for topic in self.topics]
+                         + [(BROKER_DROPPED_TOPIC, 0)])
         log.info("connected to broker, subscribing to %s", ", ".join(self.topics))
+
+    def _subscription(self, topic: str) -> str:
+        """The topic filter, in the shared-subscription group when collectors scale out: the
+        broker then gives each message to one collector of the group."""
+        group = self.settings.collector.shared_group
+        return f"$share/{group}/{topic}" if group else topic
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
                       reason_codes: list[mqtt.ReasonCode], properties: object) -> None:
@@ -177,7 +188,7 @@ class MqttCollector:
         mqtt_settings = self.settings.mqtt
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self.settings.collector.client_id,
+            client_id=self.client_id,
             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True,
         )
         if mqtt_settings.username:

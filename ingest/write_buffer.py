@@ -76,7 +76,8 @@ def spool_for(settings: Settings) -> Spool | None:
     collector = settings.collector
     if collector.spool_dir is None:
         return None
-    return Spool(collector.spool_dir / collector.client_id, max_bytes=collector.spool_max_bytes)
+    return Spool(collector.spool_dir / collector.instance_id(),
+                 max_bytes=collector.spool_max_bytes)
 
 
 def _letter_bytes(letters: Sequence[NewDeadLetter]) -> int:

@@ -77,7 +77,7 @@ def run_collector(settings: Settings) -> None:
     create_schema(engine)
     sessions = make_session_factory(engine)
     buffer = WriteBuffer(settings, store, DeadLetterStore(sessions), spool_for(settings))
-    status = StatusRecorder(buffer, IngestStatusStore(sessions), settings.collector.client_id,
+    status = StatusRecorder(buffer, IngestStatusStore(sessions), settings.collector.instance_id(),
                             settings.collector.status_interval_s)
     emergency = EmergencyService(sessions,
                                  load_emergency(settings.emergency_file), settings.timezone)
