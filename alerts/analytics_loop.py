@@ -20,8 +20,9 @@ from alerts.case_notifications import CaseNotifications
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
-from alerts.emission_cycle import EmissionJudge
+from alerts.emission_cycle import EmissionJudge, align
 from alerts.falsification_cycle import FalsificationCycle
+from alerts.shard_plan import ShardPlan
 from alerts.window_plan import DAY_S, IncrementalWindow, local_midnight_s
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
 from analytics.city_aqi import city_means
@@ -118,6 +119,7 @@ class AnalyticsLoop:
         self.notifier = notifier
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
+        self.shard = ShardPlan(settings.analytics.shard, settings.analytics.shards)
         self.position = IncrementalWindow(lookback_days=settings.analytics.lookback_days,
                                           max_window_days=settings.analytics.max_window_days,
                                           tz=self.tz)
@@ -185,7 +187,10 @@ class AnalyticsLoop:
         needed = min_values_per_hour(intervals, cfg.min_minutes_per_hour)
         values = {p: mask_short_hours(raw.values[p], raw.values[f"{p}_count"], needed)
                   for p in POLLUTANTS}
-        return SeriesWindow(raw.sources, raw.times, values)
+        window = SeriesWindow(raw.sources, raw.times, values)
+        # this worker's cities (an unregistered station is keyed by its own id)
+        return align(window, [s for s in window.sources
+                              if self.shard.owns(self.city_of_station.get(s, s))])
 
     def _jobs(self) -> list[tuple[str, Callable[[], None]]]:
         """The work of one cycle after the stations, in order: (what failed, how to run it)."""
@@ -198,28 +203,31 @@ class AnalyticsLoop:
                 if report is not None and (report.cases_opened or report.cases_updated):
                     log.info("emission cycle %s", report)
             jobs.append(("emission cycle", judge_emissions))
-        if self.workflow is not None:
+        if self.workflow is not None and self.shard.leader:
             workflow = self.workflow
 
             def run_deadlines() -> None:
                 for event in workflow.run_due(self.clock()):
                     log.info("case %s: %s (%s)", event.case_id, event.action, event.note)
             jobs.append(("case deadlines", run_deadlines))
-        if self.notifications is not None:
+        if self.notifications is not None and self.shard.leader:
             notifications = self.notifications
             jobs.append(("case notifications", lambda: notifications.dispatch(self.clock())))
-        if self.forecaster is not None:
+        if self.forecaster is not None and self.shard.leader:
             forecaster = self.forecaster
             jobs.append(("statistical forecast", lambda: forecaster.run_once()))
         if self.emergency is not None and self.settings.emergency.time_basis == "wall":
             emergency = self.emergency
             for jurisdiction in emergency.register.jurisdictions:
+                if not self.shard.owns(jurisdiction.city):
+                    continue
+
                 def evaluate(city: str = jurisdiction.city) -> None:
                     event = emergency.evaluate(city, self.clock())
                     if event is not None:
                         log.info("%s alert: %s", city, event.reason)
                 jobs.append((f"alert level of {jurisdiction.city}", evaluate))
-        if self.auditor is not None:
+        if self.auditor is not None and self.shard.leader:
             auditor = self.auditor
 
             def audit_reductions() -> None:
@@ -228,7 +236,7 @@ class AnalyticsLoop:
                         log.info("reduction audit: case %s (%s at %s)", change.case_id,
                                  change.problem_type, change.source)
             jobs.append(("reduction audit", audit_reductions))
-        if self.falsification is not None:
+        if self.falsification is not None and self.shard.leader:
             falsification = self.falsification
 
             def audit_falsification() -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseRepository
+from alerts.shard_plan import ShardPlan
 from alerts.window_plan import IncrementalWindow
 from analytics.emission_exceedance import detect_emission_exceedance
 from analytics.emission_hourly import BASIS_NAMES, HourlyEmissions, hourly_emissions
@@ -81,6 +82,7 @@ class EmissionJudge:
         self.store = store
         self.cases = cases
         self.outlets = outlets.by_mn()
+        self.shard = ShardPlan(settings.analytics.shard, settings.analytics.shards)
         self.notifier = notifier
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
@@ -140,7 +142,8 @@ class EmissionJudge:
                                           end_s, valid_flags=valid, with_counts=counts)
             for kind, counts in (("minute", True), ("rtd", True), ("hourly", False))
         )
-        sources = list(dict.fromkeys([*minute.sources, *rtd.sources, *reported.sources]))
+        sources = self.shard.mine(dict.fromkeys([*minute.sources, *rtd.sources,
+                                                  *reported.sources]))
         minute, rtd, reported = (align(w, sources) for w in (minute, rtd, reported))
         min_minutes = self.settings.emissions.min_minutes_per_hour
         minute_s = np.array([self.outlets[s].minute_interval_min * 60 if s in self.outlets

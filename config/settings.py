@@ -119,6 +119,17 @@ class AnalyticsSettings(BaseModel):
     # the analyser's range (a real high value). F stopped, M maintenance, D fault,
     # C calibration and B communication fault are invalid for statistics.
     valid_flags: str = Field("NST", pattern=r"^[NFMSDCTB]+$")
+    # Scale-out: `shards` analytics workers each own the cities and outlets whose key hashes to
+    # their `shard` (0 … shards-1); worker 0 also runs the network-wide jobs.
+    shards: int = Field(1, ge=1, le=256)
+    shard: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> AnalyticsSettings:
+        if self.shard >= self.shards:
+            raise ValueError(f"analytics.shard must be below analytics.shards ({self.shards}), "
+                             f"not {self.shard}")
+        return self
 
 
 class EmergencySettings(BaseModel):

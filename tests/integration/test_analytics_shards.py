@@ -1,0 +1,58 @@
+"""Scale-out (issue 10): two analytics workers split the cities. Together they write every
+station's AQI and open every exceedance case once (both ledger backends); the network-wide
+jobs run on worker 0 only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alerts.analytics_loop import AnalyticsLoop
+from alerts.case_repository import CaseRepository
+from alerts.case_workflow import CaseWorkflow
+from alerts.shard_plan import ShardPlan
+from config.settings import AnalyticsSettings, InfluxSettings, Settings
+from config.stations import load_stations
+from ingest.influx_store import InfluxStore
+from ingest.line_protocol import reading_line
+from ingest.station_payload import Reading
+
+DAY_ONE = 1_480_521_600  # 2016-12-01T00:00:00+08:00
+CITIES = ["beijing", "tianjin", "shijiazhuang", "baoding"]
+
+
+def test_two_workers_split_the_cities_and_judge_each_station_once(
+        tmp_path: Path, influx_settings: InfluxSettings, influx_store: InfluxStore,
+        ledger_sessions) -> None:  # type: ignore[no-untyped-def]
+    stations_file = tmp_path / "stations.yaml"
+    stations_file.write_text("stations:\n" + "".join(
+        f"  - {{id: {city}-{n}, name: s, city: {city}, lat: 39.9, lon: 116.4}}\n"
+        for city in CITIES for n in range(2)), encoding="utf-8")
+    register = load_stations(stations_file)
+    # a polluted local day (and the first hour of the next, which closes it) everywhere
+    influx_store.write_lines([reading_line(Reading(s.id, DAY_ONE + 3600 * h, {"pm25": 150.0}))
+                              for s in register.stations for h in range(25)])
+    cases = CaseRepository(ledger_sessions)
+    workers = [AnalyticsLoop(
+        Settings(stations_file=stations_file, influx=influx_settings,
+                 analytics=AnalyticsSettings(shard=k, shards=2)),
+        influx_store, cases, register, clock=lambda: datetime(2026, 11, 23, tzinfo=UTC),
+        workflow=CaseWorkflow(ledger_sessions)) for k in range(2)]
+
+    def judged_cities() -> set[str]:
+        return {s.city for s in register.stations
+                if influx_store.count("station_aqi", "aqi", f"station = '{s.id}'")}
+
+    first = workers[0].run_once()
+    assert judged_cities() == set(ShardPlan(0, 2).mine(CITIES))  # worker 0: its cities only
+    second = workers[1].run_once()
+    assert judged_cities() == set(CITIES)
+    assert first is not None and second is not None
+    assert first.cases_opened > 0 and second.cases_opened > 0
+    assert first.cases_opened + second.cases_opened == len(register.stations)
+    listed, total = cases.list_cases(limit=100)
+    assert total == len(register.stations) == len({c.source for c in listed})
+    assert influx_store.count("city_aqi", "aqi") == len(CITIES) * 25
+    # the network-wide jobs run once, on worker 0
+    assert [name for name, _ in workers[0]._jobs()] == ["case deadlines"]
+    assert [name for name, _ in workers[1]._jobs()] == []
