@@ -4,20 +4,26 @@ jobs run on worker 0 only."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from alerts.analytics_loop import AnalyticsLoop
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
+from alerts.emission_cycle import EmissionJudge
 from alerts.shard_plan import ShardPlan
+from config.outlets import Outlet, OutletRegister
 from config.settings import AnalyticsSettings, InfluxSettings, Settings
 from config.stations import load_stations
+from ingest.hj212_codec import Hj212Codec, make_packet
+from ingest.hj212_intake import Hj212Intake
 from ingest.influx_store import InfluxStore
 from ingest.line_protocol import reading_line
 from ingest.station_payload import Reading
 
 DAY_ONE = 1_480_521_600  # 2016-12-01T00:00:00+08:00
+CODEC = Hj212Codec()
 CITIES = ["beijing", "tianjin", "shijiazhuang", "baoding"]
 
 
@@ -56,3 +62,33 @@ def test_two_workers_split_the_cities_and_judge_each_station_once(
     # the network-wide jobs run once, on worker 0
     assert [name for name, _ in workers[0]._jobs()] == ["case deadlines"]
     assert [name for name, _ in workers[1]._jobs()] == []
+
+
+def test_two_workers_split_the_outlets(influx_settings: InfluxSettings,
+                                       influx_store: InfluxStore,
+                                       ledger_sessions) -> None:  # type: ignore[no-untyped-def]
+    mns = [f"02000000000000000000{n:04d}" for n in range(6)]
+    outlets = OutletRegister(outlets=[
+        Outlet(mn=mn, name=f"unit {n}", enterprise="E", industry="power", reference_o2=6,
+               limits={"so2": 35}) for n, mn in enumerate(mns)])
+    intake = Hj212Intake(Settings(), outlets.by_mn(), {})
+    start = datetime(2026, 3, 15, tzinfo=ZoneInfo("Asia/Shanghai"))
+    packets = [CODEC.encode(make_packet(
+        st="31", cn="2051", pw="123456", mn=mn, flag=4,
+        cp=[{"DataTime": (start + timedelta(minutes=m)).strftime("%Y%m%d%H%M%S")},
+            {"a21026-Avg": "80.0", "a21026-Flag": "N"}, {"a19001-Avg": "6.0",
+                                                          "a19001-Flag": "N"}]))
+        for mn in mns for m in range(60)]
+    influx_store.write_lines([line for p in packets for line in intake.frame(p, "t").lines])
+    cases = CaseRepository(ledger_sessions)
+    opened = []
+    for k in range(2):
+        judge = EmissionJudge(Settings(influx=influx_settings,
+                                       analytics=AnalyticsSettings(shard=k, shards=2)),
+                              influx_store, cases, outlets,
+                              clock=lambda: datetime(2026, 11, 23, tzinfo=UTC))
+        report = judge.run_once()
+        assert report is not None
+        opened.append({c.source for c in cases.list_cases(limit=100)[0]})
+    assert opened[0] == set(ShardPlan(0, 2).mine(mns)) and opened[0]
+    assert opened[1] == set(mns)  # worker 1 added exactly the rest
