@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from pydantic import ValidationError
 
@@ -31,9 +33,29 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line, for a log collector: time (ISO 8601, UTC, ms), level, logger,
+    message, and exc_info / stack_info as text when the record has them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                     timespec="milliseconds").replace("+00:00", "Z"),
+                 "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
+    """Service logs on stderr, as text for people or (settings `log_format: json`) as JSON
+    lines; does nothing when logging is already configured."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter() if log_format == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -113,6 +135,20 @@ def check_config() -> None:
                f"in {settings.outlets_file}")
 
 
+@app.command()
+def doctor() -> None:
+    """Check settings, registers, broker, InfluxDB, ledger and spool with the real services;
+    print what is wrong and how to fix it. Exit code 1 when any check fails."""
+    from rich.console import Console
+
+    from lantian.doctor import check_settings, render_results, run_checks
+
+    settings_result, settings = check_settings(get_settings)
+    results = [settings_result, *(run_checks(settings) if settings else [])]
+    render_results(results, Console())
+    raise typer.Exit(0 if all(result.ok for result in results) else 1)
+
+
 @app.command("replay-emergency")
 def replay_emergency(
     start: Annotated[str, typer.Option(help="first local day shown (YYYY-MM-DD)")] = "2015-11-01",
@@ -135,8 +171,8 @@ def replay_emergency(
     from lantian.local_services import start_influxdb, start_mosquitto
     from lantian.replay_report import draw_chart, write_markdown
 
-    setup_logging()
     base = load_settings()
+    setup_logging(log_format=base.log_format)
     with tempfile.TemporaryDirectory(prefix="lantian-replay-") as tmp:
         run_dir = Path(tmp)
         broker, influx = start_mosquitto(run_dir), start_influxdb(run_dir)
@@ -184,8 +220,9 @@ def collect() -> None:
     """Run the station collector: MQTT → validation → InfluxDB, dead letters to the ledger."""
     from lantian.services import run_collector
 
-    setup_logging()
-    run_collector(load_settings())
+    settings = load_settings()
+    setup_logging(log_format=settings.log_format)
+    run_collector(settings)
 
 
 @app.command()
@@ -193,8 +230,9 @@ def analyze() -> None:
     """Run the analytics loop: AQI and exceedances from InfluxDB, cases into the ledger."""
     from lantian.services import run_analytics
 
-    setup_logging()
-    run_analytics(load_settings())
+    settings = load_settings()
+    setup_logging(log_format=settings.log_format)
+    run_analytics(settings)
 
 
 @app.command()
@@ -206,10 +244,12 @@ def api(host: Annotated[str | None, typer.Option(help="default: settings api.hos
 
     from api.main import create_app
 
-    setup_logging()
     settings = load_settings()
+    setup_logging(log_format=settings.log_format)
+    # JSON logs: uvicorn's own loggers go through the root handler instead of its text format
+    log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
     uvicorn.run(create_app(settings), host=host or settings.api.host,
-                port=port or settings.api.port, log_level="warning")
+                port=port or settings.api.port, log_level="warning", log_config=log_config)
 
 
 @app.command()
@@ -226,8 +266,8 @@ def run(
     replay. Ctrl-C stops every process it started."""
     from lantian.stack import StackOptions, run_stack
 
-    setup_logging()
     settings = load_settings()
+    setup_logging(log_format=settings.log_format)
     code = run_stack(settings, StackOptions(run_dir=run_dir.resolve(), replay_start=replay_start,
                                             hours_per_second=hours_per_second,
                                             api_port=api_port))

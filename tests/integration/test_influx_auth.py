@@ -8,8 +8,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from support.secured_influx import influx_with_admin
 
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from config.settings import CollectorSettings, InfluxSettings, Settings
@@ -18,7 +18,7 @@ from ingest.errors import StoreUnauthorized
 from ingest.influx_store import InfluxStore
 from ingest.spool import Spool
 from ingest.write_buffer import WriteBuffer
-from lantian.local_services import LocalService, start_influxdb
+from lantian.local_services import LocalService
 from lantian.services import _ready_store
 
 USER, PASSWORD = "lantian", "s3cret-from-the-environment"
@@ -27,15 +27,8 @@ LINES = [f"station_reading,station=Dongsi pm25={v}.0 {1_480_550_400 + 60 * v}" f
 
 @pytest.fixture(scope="module")
 def secured_influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
-    service = start_influxdb(tmp_path_factory.mktemp("influx-auth"), auth=True)
-    try:
-        # the first admin may be created without credentials; after that everything needs them
-        httpx.post(f"{service.url}/query", data={
-            "q": f"CREATE USER {USER} WITH PASSWORD '{PASSWORD}' WITH ALL PRIVILEGES"},
-            timeout=10).raise_for_status()
+    with influx_with_admin(tmp_path_factory.mktemp("influx-auth"), USER, PASSWORD) as service:
         yield service
-    finally:
-        service.stop()
 
 
 def settings_for(service: LocalService, **credentials: str) -> InfluxSettings:

@@ -32,5 +32,5 @@ def test_ownership_is_stable_across_processes() -> None:
 def test_a_shard_outside_the_range_is_refused() -> None:
     with pytest.raises(ValueError, match="shard must be in 0…1"):
         ShardPlan(2, 2)
-    with pytest.raises(ValidationError, match="analytics.shard must be below"):
+    with pytest.raises(ValidationError, match=r"analytics\.shard must be below"):
         AnalyticsSettings(shard=3, shards=3)
