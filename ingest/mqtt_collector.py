@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ class MqttCollector:
         self._outlet_topic = re.compile(rf"^{re.escape(root)}/outlet/(?P<mn>[^/]+)/hj212$")
         self._client: mqtt.Client | None = None
         self._last_dropped = 0
+        self._sleep = threading.Event()  # never set: an interruptible wait
         self._closing = False
 
     @property
@@ -149,6 +151,10 @@ class MqttCollector:
             return
         self.counters.connected = True
         self.counters.subscribed = False
+        if self.settings.collector.shared_group:
+            # a session that joined the group after running alone would otherwise keep its
+            # plain subscriptions too, and get every message on top of its share
+            client.unsubscribe(list(self.topics))
         client.subscribe([(self._subscription(topic), 1) for topic in self.topics]
                          + [(BROKER_DROPPED_TOPIC, 0)])
         log.info("connected to broker, subscribing to %s", ", ".join(self.topics))
@@ -203,6 +209,27 @@ class MqttCollector:
         self._client = client
         self.buffer.start()
         client.loop_start()
+
+    def retire(self, idle_s: float = 5.0, timeout_s: float = 600.0) -> bool:
+        """Leave the shared-subscription group for good: take what the broker queued for this
+        session until nothing arrives for `idle_s` and it is durable, then unsubscribe, so
+        the broker stops giving this (persistent) session a share. Call after start(); True
+        when unsubscribed (its spool, if any, replayed too). A stopped member that is never
+        retired keeps receiving its share, queued for it at the broker."""
+        assert self._client is not None, "start() first"
+        deadline = time.monotonic() + timeout_s
+        seen = -1
+        while time.monotonic() < deadline:
+            if (self.counters.subscribed and self.counters.messages == seen
+                    and not self.pending() and not self.buffer.spool_pending()):
+                break
+            seen = self.counters.messages
+            self._sleep.wait(idle_s)
+        else:
+            return False
+        result, _ = self._client.unsubscribe([self._subscription(t) for t in self.topics])
+        log.info("retired %s from its group after draining %d messages", self.client_id, seen)
+        return result == mqtt.MQTT_ERR_SUCCESS
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop taking messages, make what is buffered durable and acknowledge it, disconnect.

@@ -225,6 +225,30 @@ def collect() -> None:
     run_collector(settings)
 
 
+@app.command("retire-collector")
+def retire_collector(
+    client_id: Annotated[str, typer.Argument(help="the collector.client_id of the member "
+                                                   "leaving the group")],
+    idle_s: Annotated[float, typer.Option(help="seconds without messages that count as "
+                                               "drained")] = 5.0,
+) -> None:
+    """Take a collector out of its shared-subscription group for good: drain what the broker
+    queued for it, then unsubscribe (run it after stopping that collector for the last time)."""
+    from lantian.services import retire_collector as retire
+
+    settings = load_settings()
+    setup_logging(log_format=settings.log_format)
+    if not settings.collector.shared_group:
+        typer.echo("collector.shared_group is not set: there is no group to leave", err=True)
+        raise typer.Exit(2)
+    settings = settings.model_copy(update={"collector": settings.collector.model_copy(
+        update={"client_id": client_id})})
+    if not retire(settings, idle_s):
+        typer.echo(f"{client_id} did not drain in time; run it again", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{client_id} drained and left group {settings.collector.shared_group}")
+
+
 @app.command()
 def analyze() -> None:
     """Run the analytics loop: AQI and exceedances from InfluxDB, cases into the ledger."""

@@ -106,6 +106,25 @@ def run_collector(settings: Settings) -> None:
     log.info("collector stopped: %s", collector.counters)
 
 
+def retire_collector(settings: Settings, idle_s: float) -> bool:
+    """Run the collector `settings.collector.client_id` until its queued share is durable in
+    InfluxDB, then unsubscribe it from the group (see MqttCollector.retire)."""
+    stop = shutdown_event()
+    store = _ready_store(settings, stop)
+    if store is None:
+        return False
+    engine = make_engine(settings.ledger.url)
+    create_schema(engine)
+    collector = MqttCollector(settings, store, DeadLetterStore(make_session_factory(engine)),
+                              load_stations(settings.stations_file).by_id(),
+                              hj212=build_hj212_intake(settings))
+    collector.start()
+    try:
+        return collector.retire(idle_s)
+    finally:
+        collector.stop()
+
+
 def run_analytics(settings: Settings) -> None:
     stop = shutdown_event()
     stations = load_stations(settings.stations_file)
