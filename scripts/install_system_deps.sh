@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Lantian's local stack needs, only those that are missing:
-# mosquitto (MQTT broker), influxdb (1.x time-series database), python3-venv.
+# Installs the Debian packages Lantian's local stack and tests need, only those that are missing:
+# mosquitto (MQTT broker, and mosquitto_passwd for `lantian broker-auth`), influxdb (1.x
+# time-series database), python3-venv, and docker-compose (the tests validate
+# docker-compose.yml with `docker-compose config`, which needs no Docker engine).
+# As root it uses apt-get directly, otherwise sudo (non-interactively when CI is set).
 set -euo pipefail
 PYTHON=${1:-python3.11}
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need+=(influxdb)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   echo "error: $PYTHON not found; install Python 3.11 (Debian: apt-get install python3.11)" >&2
   exit 1
@@ -13,11 +17,15 @@ fi
 "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 
-SUDO=""
+SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null 2>&1 || { echo "error: need root or sudo to install: ${need[*]}" >&2; exit 1; }
-  SUDO="sudo"
+  SUDO=(sudo)
+  # CI has no one to type a password: fail at once instead of waiting for one
+  [ -n "${CI:-}" ] && SUDO=(sudo -n)
 fi
 echo "Installing Debian packages: ${need[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# env passes DEBIAN_FRONTEND through sudo, which would otherwise drop it
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
