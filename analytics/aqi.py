@@ -6,16 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics.aqi_bands import BandTable, band_table
 from analytics.daily_means import DailyMeans
 from analytics.hj633_tables import (
-    BEYOND_TABLE_IAQI,
     CATEGORY_BY_LEVEL,
     EDITIONS,
-    IAQI_ROWS,
     LEVEL_UPPER_AQI,
-    OVERFLOW_IAQI,
     PREROUND_DECIMALS_2026,
-    breakpoints,
 )
 from analytics.series_window import SeriesWindow
 from analytics.standards_calendar import hj633_edition, local_dates
@@ -40,38 +37,114 @@ DAILY_INDICATORS: dict[str, str] = {
     "pm25": "pm25", "pm10": "pm10", "so2": "so2_24h", "no2": "no2_24h", "co": "co_24h",
 }
 
+# The primary-pollutant label of each set of tied pollutants, indexed by a bit mask over
+# POLLUTANTS (bit i = POLLUTANTS[i]), in reporting order: 0b11 → "pm25,pm10"; 0 → "".
+_PRIMARY_LABELS: np.ndarray = np.array(
+    [",".join(p for i, p in enumerate(POLLUTANTS) if mask >> i & 1)
+     for mask in range(1 << len(POLLUTANTS))],
+    dtype=object,
+)
+
 # HJ 633 rounds IAQI *up*; float interpolation can land a hair above an exact integer
 # (PM2.5 4.9 µg/m3 gives 7.000000000000001, exact 7). Inputs carry at most a few decimals, so a
 # true IAQI is either an integer or at least ~1e-7 away from one; 1e-9 removes only float noise.
 _CEIL_TOLERANCE = 1e-9
+# Level of each ceil(AQI) from 0 to 301; the level bounds are whole numbers, so the first
+# bound ≥ AQI is the first bound ≥ ceil(AQI) (the same argument as analytics/aqi_bands.py).
+_LEVEL_OF_CEIL: np.ndarray = (
+    np.searchsorted(LEVEL_UPPER_AQI, np.arange(LEVEL_UPPER_AQI[-1] + 2), side="left") + 1
+).astype(np.int8)
+# Values per chunk of compute_iaqi: the chunk's scratch arrays (~1.3 MB) stay in a core's L2
+# cache, where each NumPy pass runs several times faster than over arrays in main memory.
+_CHUNK_VALUES = 1 << 14
+_PREROUNDED_EDITION = 2026
 
 
-def round_half_even(values: np.ndarray, decimals: int = 0) -> np.ndarray:
+def round_half_even(values: np.ndarray, decimals: int = 0,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """Round as GB/T 8170 does on the decimal string: half to even (60.5→60, 61.5→62, 0.35→0.4).
 
-    Returns float64 shaped like `values`; NaN stays NaN.
+    Returns float64 shaped like `values`; NaN stays NaN. With `out` (float64, same shape) the
+    result is written there and returned, allocating nothing.
     """
     scale = 10.0**decimals
-    scaled = np.asarray(values, dtype=np.float64) * scale
     # Concentrations arrive as decimal strings with at most a few decimals, but scaling the
     # binary float can miss the half the string meant (1.015 * 100 = 101.49999999999999);
     # snapping to 6 decimals restores it before NumPy's half-to-even rounding decides.
-    return np.round(np.round(scaled, 6)) / scale
+    if out is None:
+        scaled = np.asarray(values, dtype=np.float64) * scale
+        return np.round(np.round(scaled, 6)) / scale
+    # The same steps in place; × and ÷ by 1.0 change nothing, so decimals=0 skips them.
+    if decimals:
+        np.multiply(values, scale, out=out)
+        np.round(out, 6, out=out)
+    else:
+        np.round(values, 6, out=out)
+    np.round(out, out=out)
+    return np.divide(out, scale, out=out) if decimals else out
 
 
-def _interpolate(conc: np.ndarray, indicator: str, edition: int) -> np.ndarray:
-    """IAQI for non-negative finite `conc` under one edition's column (no pre-rounding here)."""
-    column = breakpoints(indicator, edition)
-    defined = ~np.isnan(column)
-    bp, rows = column[defined], IAQI_ROWS[defined]
-    # First breakpoint >= conc: a value on a breakpoint uses the band below it, which gives the
-    # breakpoint's own IAQI (bands share endpoints); 0 falls in the first band.
-    hi = np.clip(np.searchsorted(bp, conc, side="left"), 1, len(bp) - 1)
-    lo = hi - 1
-    exact = rows[lo] + (rows[hi] - rows[lo]) * (conc - bp[lo]) / (bp[hi] - bp[lo])
-    iaqi = np.ceil(exact - _CEIL_TOLERANCE) + 0.0  # + 0.0 turns -0.0 into 0.0
-    beyond_iaqi = OVERFLOW_IAQI.get(indicator, {}).get(edition, BEYOND_TABLE_IAQI)
-    return np.where(conc > bp[-1], beyond_iaqi, iaqi)
+@dataclass(frozen=True)
+class _ChunkScratch:
+    """Work arrays of one chunk of compute_iaqi, reused from chunk to chunk."""
+
+    conc: np.ndarray
+    rounded: np.ndarray
+    term: np.ndarray
+    index: np.ndarray
+    band: np.ndarray
+    invalid: np.ndarray
+    infinite: np.ndarray
+
+    @classmethod
+    def of(cls, size: int) -> _ChunkScratch:
+        floats = [np.empty(size) for _ in range(3)]
+        ints = [np.empty(size, dtype=np.intp) for _ in range(2)]
+        return cls(*floats, *ints, np.empty(size, dtype=bool), np.empty(size, dtype=bool))
+
+
+def _iaqi_chunk(out: np.ndarray, conc: np.ndarray, prerounded: np.ndarray | bool,
+                table: BandTable, decimals: int, scratch: _ChunkScratch) -> None:
+    """Write into `out` the IAQI of the 1-D chunk `conc` (any float64, NaN/negative/inf → NaN).
+
+    `prerounded` says which values are under the pre-rounding edition (bool per value, or one
+    bool for all): those are rounded to `decimals` (GB/T 8170) and use that edition's bands.
+    """
+    n = len(conc)
+    x, index, band, term = scratch.conc[:n], scratch.index[:n], scratch.band[:n], scratch.term[:n]
+    if isinstance(prerounded, np.ndarray):
+        rounded = round_half_even(conc, decimals, out=scratch.rounded[:n])
+        np.copyto(x, conc)
+        np.copyto(x, rounded, where=prerounded)
+    elif prerounded:
+        round_half_even(conc, decimals, out=x)
+    else:
+        x = conc
+    # Band of each value: ceil(c), clipped to the table (NaN → 0: it stays NaN below).
+    np.ceil(x, out=term)
+    np.fmax(term, 0.0, out=term)
+    np.fmin(term, table.stride - 1, out=term)
+    np.copyto(index, term, casting="unsafe")
+    edition_offset = EDITIONS.index(_PREROUNDED_EDITION) * table.stride
+    if isinstance(prerounded, np.ndarray):
+        np.add(index, edition_offset, out=index, where=prerounded)
+    elif prerounded:
+        index += edition_offset
+    # mode="clip": indices are in range by construction, and "raise" would buffer `out`.
+    table.band_of.take(index, out=band, mode="clip")
+    # iaqi_lo + iaqi_span * (c - bp_lo) / bp_span, operation for operation as HJ 633 §1.2.
+    np.subtract(x, table.bp_lo.take(band, out=term, mode="clip"), out=out)
+    out *= table.iaqi_span.take(band, out=term, mode="clip")
+    out /= table.bp_span.take(band, out=term, mode="clip")
+    out += table.iaqi_lo.take(band, out=term, mode="clip")
+    out -= _CEIL_TOLERANCE
+    np.ceil(out, out=out)
+    out += 0.0  # turns -0.0 into 0.0
+    invalid, infinite = scratch.invalid[:n], scratch.infinite[:n]
+    np.less(conc, 0.0, out=invalid)
+    np.equal(conc, np.inf, out=infinite)
+    invalid |= infinite
+    np.copyto(out, np.nan, where=invalid)
 
 
 def compute_iaqi(conc: np.ndarray, indicator: str, edition: np.ndarray | int) -> np.ndarray:
@@ -84,27 +157,34 @@ def compute_iaqi(conc: np.ndarray, indicator: str, edition: np.ndarray | int) ->
     use the 24-h IAQI); O3 8-h > 800 → 300 (2026) / NaN (2012: use the 1-h IAQI).
     """
     conc = np.asarray(conc, dtype=np.float64)
-    editions = np.broadcast_to(np.asarray(edition), conc.shape)
-    unknown = set(np.unique(editions).tolist()) - set(EDITIONS)
+    given = np.asarray(edition)
+    np.broadcast_to(given, conc.shape)  # ValueError if `edition` does not fit `conc`
+    present = np.unique(given).tolist()  # of the editions as given: (n_times,), not (S, T)
+    unknown = set(present) - set(EDITIONS)
     if unknown:
         raise ValueError(f"unknown HJ 633 edition(s) {sorted(unknown)}; expected {EDITIONS}")
-    out = np.full(conc.shape, np.nan)
-    usable = np.isfinite(conc) & (conc >= 0)
-    for ed in EDITIONS:
-        selected = usable & (editions == ed)
-        if not selected.any():
-            continue
-        values = conc[selected]
-        if ed == 2026:
-            values = round_half_even(values, PREROUND_DECIMALS_2026[indicator])
-        out[selected] = _interpolate(values, indicator, ed)
-    return out
+    table = band_table(indicator)
+    decimals = PREROUND_DECIMALS_2026[indicator]
+    flat = conc.reshape(-1)
+    prerounded: np.ndarray | bool = present == [_PREROUNDED_EDITION]
+    if len(present) > 1:
+        prerounded = np.broadcast_to(given == _PREROUNDED_EDITION, conc.shape).reshape(-1)
+    out = np.empty(flat.size)
+    scratch = _ChunkScratch.of(min(_CHUNK_VALUES, flat.size))
+    with np.errstate(invalid="ignore"):  # inf × 0 in the beyond-table band: masked anyway
+        for start in range(0, flat.size, _CHUNK_VALUES):
+            part = slice(start, start + _CHUNK_VALUES)
+            chunk_rounded = (prerounded[part] if isinstance(prerounded, np.ndarray)
+                             else prerounded)
+            _iaqi_chunk(out[part], flat[part], chunk_rounded, table, decimals, scratch)
+    return out.reshape(conc.shape)
 
 
 def aqi_level(aqi: np.ndarray) -> np.ndarray:
     """AQI level (int8): 1..6 per HJ 633 Table 2 (≤50, ≤100, ≤150, ≤200, ≤300, >300); 0 if NaN."""
     aqi = np.asarray(aqi, dtype=np.float64)
-    level = np.searchsorted(LEVEL_UPPER_AQI, np.nan_to_num(aqi), side="left") + 1
+    ceil_aqi = np.fmin(np.fmax(np.ceil(aqi), 0.0), len(_LEVEL_OF_CEIL) - 1)  # NaN → 0
+    level = _LEVEL_OF_CEIL.take(ceil_aqi.astype(np.intp))
     return np.where(np.isnan(aqi), 0, level).astype(np.int8)
 
 
@@ -130,14 +210,14 @@ def combine_iaqi(iaqi: dict[str, np.ndarray], shape: tuple[int, int],
     """AQI = NaN-aware max of the IAQIs; primary pollutant(s) = those reaching it when AQI > 50."""
     aqi = np.full(shape, np.nan)
     for values in iaqi.values():
-        aqi = np.fmax(aqi, values)
-    primary = np.full(shape, "", dtype=object)
-    for pollutant in POLLUTANTS:
-        if pollutant not in iaqi:
-            continue
-        is_top = (iaqi[pollutant] == aqi) & (aqi > 50)
-        previous = primary[is_top]
-        primary[is_top] = np.where(previous == "", pollutant, previous + "," + pollutant)
+        np.fmax(aqi, values, out=aqi)
+    above_50 = aqi > 50
+    tied = np.zeros(shape, dtype=np.uint8)  # bit mask over POLLUTANTS of those reaching the AQI
+    for bit, pollutant in enumerate(POLLUTANTS):
+        if pollutant in iaqi:
+            is_top = (iaqi[pollutant] == aqi) & above_50
+            tied |= is_top.view(np.uint8) << np.uint8(bit)
+    primary = _PRIMARY_LABELS.take(tied)
     return AqiResult(aqi=aqi, iaqi=iaqi, level=aqi_level(aqi), primary=primary, edition=edition)
 
 
