@@ -225,6 +225,19 @@ def collect() -> None:
     run_collector(settings)
 
 
+@app.command()
+def heartbeat() -> None:
+    """Exit 0 when this collector (collector.client_id) recorded its counters recently and is
+    connected to the broker; exit 1 with the reason otherwise (container health checks)."""
+    from datetime import UTC, datetime
+
+    from lantian.heartbeat import collector_heartbeat
+
+    verdict = collector_heartbeat(load_settings(), datetime.now(UTC))
+    typer.echo(verdict.detail, err=not verdict.ok)
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
 @app.command("retire-collector")
 def retire_collector(
     client_id: Annotated[str, typer.Argument(help="the collector.client_id of the member "
