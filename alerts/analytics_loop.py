@@ -20,7 +20,7 @@ from alerts.case_notifications import CaseNotifications
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
-from alerts.emission_cycle import EmissionJudge, align
+from alerts.emission_cycle import EmissionJudge
 from alerts.falsification_cycle import FalsificationCycle
 from alerts.shard_plan import ShardPlan
 from alerts.window_plan import DAY_S, IncrementalWindow, local_midnight_s
@@ -31,7 +31,7 @@ from analytics.exceedance import detect_exceedance
 from analytics.hourly_validity import mask_short_hours, min_values_per_hour
 from analytics.ozone_daily import o3_daily_max_1h, o3_daily_max_8h
 from analytics.rolling_daily_aqi import rolling_24h_aqi
-from analytics.series_window import SeriesWindow
+from analytics.series_window import SeriesWindow, align
 from config.settings import Settings
 from config.stations import POLLUTANTS, StationRegister
 from ingest.influx_store import InfluxStore

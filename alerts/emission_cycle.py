@@ -25,7 +25,7 @@ from analytics.emission_hourly import BASIS_NAMES, HourlyEmissions, hourly_emiss
 from analytics.findings import Finding
 from analytics.hourly_validity import min_values_per_hour
 from analytics.o2_conversion import conversion_mismatch, to_reference_o2
-from analytics.series_window import SeriesWindow
+from analytics.series_window import align
 from config.outlets import LIMITED_POLLUTANTS, OutletRegister
 from config.settings import Settings
 from ingest.hj212_records import measurement_of
@@ -55,21 +55,6 @@ class EmissionReport:
     findings: int
     cases_opened: int
     cases_updated: int
-
-
-def align(window: SeriesWindow, sources: Sequence[str]) -> SeriesWindow:
-    """`window` re-indexed to `sources` (rows of sources it lacks are NaN)."""
-    if tuple(window.sources) == tuple(sources):
-        return window
-    index = {name: i for i, name in enumerate(window.sources)}
-    rows = np.array([index.get(name, -1) for name in sources])
-    values = {}
-    for key, array in window.values.items():
-        out = np.full((len(sources), array.shape[1]), np.nan)
-        present = rows >= 0
-        out[present] = array[rows[present]]
-        values[key] = out
-    return SeriesWindow(tuple(sources), window.times, values, window.step_s)
 
 
 class EmissionJudge:

@@ -23,9 +23,10 @@ from sqlalchemy.orm import sessionmaker
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseChange, CaseRepository
 from alerts.emergency_models import EmergencyAlert, EmergencyEvent
-from alerts.emission_cycle import OUTLET_HOUR_MEASUREMENT, align
+from alerts.emission_cycle import OUTLET_HOUR_MEASUREMENT
 from analytics.findings import Finding
 from analytics.reduction_compliance import audit_reduction, detect_step_drop
+from analytics.series_window import align
 from config.outlets import LIMITED_POLLUTANTS, Outlet, OutletRegister
 from config.settings import Settings
 from ingest.influx_store import InfluxStore

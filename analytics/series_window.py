@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,3 +33,18 @@ class SeriesWindow:
             steps = np.diff(self.times).astype(np.int64)
             if not np.all(steps == self.step_s):
                 raise ValueError(f"times are not on a regular {self.step_s} s grid")
+
+
+def align(window: SeriesWindow, sources: Sequence[str]) -> SeriesWindow:
+    """`window` re-indexed to `sources` (rows of sources it lacks are NaN)."""
+    if tuple(window.sources) == tuple(sources):
+        return window
+    index = {name: i for i, name in enumerate(window.sources)}
+    rows = np.array([index.get(name, -1) for name in sources])
+    values = {}
+    for key, array in window.values.items():
+        out = np.full((len(sources), array.shape[1]), np.nan)
+        present = rows >= 0
+        out[present] = array[rows[present]]
+        values[key] = out
+    return SeriesWindow(tuple(sources), window.times, values, window.step_s)

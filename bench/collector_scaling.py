@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.collector_process import cpu_seconds, start_collector
 from bench.collector_throughput import client, payloads, publish_all, readings
 from config.settings import InfluxSettings
 from ingest.influx_store import InfluxStore
@@ -31,7 +30,6 @@ from lantian.local_services import (
     LocalService,
     start_influxdb,
     start_mosquitto,
-    start_process,
     stop_process,
     wait_until,
 )
@@ -46,36 +44,19 @@ def _publish(port: int, messages: list[tuple[str, bytes]]) -> None:
     pub.loop_stop()
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(n: int, broker: LocalService, influx: LocalService, run_dir: Path,
         messages: list[tuple[str, bytes]], total: int, publishers: int) -> dict[str, float]:
     database = f"scale{n}"
     store = InfluxStore(InfluxSettings(url=influx.url, database=database))
     store.ensure_database()
-    env = {**os.environ, "LANTIAN_MQTT__PORT": str(broker.port),
-           "LANTIAN_INFLUX__URL": influx.url, "LANTIAN_INFLUX__DATABASE": database,
-           "LANTIAN_LEDGER__URL": f"sqlite:///{run_dir / f'ledger{n}.db'}",
-           "LANTIAN_GATEWAY__ENABLED": "false",
-           # a group per run: the previous run's stopped members keep persistent sessions in
-           # their group, and the broker would keep queueing their share for them
-           "LANTIAN_COLLECTOR__SHARED_GROUP": f"{GROUP}{n}",
-           "LANTIAN_COLLECTOR__SPOOL_DIR": str(run_dir / f"spool{n}")}
-    procs: list[subprocess.Popen[bytes]] = []
-    for k in range(n):
-        procs.append(start_process(
-            [sys.executable, "-m", "lantian", "collect"], run_dir / f"collector{n}-{k}.log",
-            {**env, "LANTIAN_COLLECTOR__CLIENT_ID": f"scale{n}-{k}"}))
+    # a group per run: the previous run's stopped members keep persistent sessions in their
+    # group, and the broker would keep queueing their share for them
+    procs = [start_collector(broker, influx, run_dir, f"scale{n}-{k}", database,
+                             LANTIAN_COLLECTOR__SHARED_GROUP=f"{GROUP}{n}")
+             for k in range(n)]
     try:
-        logs = [run_dir / f"collector{n}-{k}.log" for k in range(n)]
-        if not wait_until(lambda: all("connected to broker" in p.read_text() for p in logs), 60):
-            raise SystemExit(f"collectors did not connect; see {logs}")
         time.sleep(1.0)  # SUBACKs: a benchmark, not a test
-        cpu_before = sum(_cpu_s(p.pid) for p in procs)
+        cpu_before = sum(cpu_seconds(p.pid) for p in procs)
         shares = [messages[i::publishers] for i in range(publishers)]
         started = time.perf_counter()
         workers = [multiprocessing.Process(target=_publish, args=(broker.port, share))
@@ -88,7 +69,7 @@ def run(n: int, broker: LocalService, influx: LocalService, run_dir: Path,
         elapsed = time.perf_counter() - started
         for worker in workers:
             worker.join(60)
-        cpu = sum(_cpu_s(p.pid) for p in procs) - cpu_before
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
     finally:
         for proc in procs:
             stop_process(proc)

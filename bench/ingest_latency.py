@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +34,7 @@ import pandas as pd
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.collector_scaling import _cpu_s
+from bench.collector_process import cpu_seconds, start_collector
 from bench.collector_throughput import VALUES, client, payloads
 from config.settings import InfluxSettings
 from ingest.errors import StoreError
@@ -46,7 +44,6 @@ from lantian.local_services import (
     LocalService,
     start_influxdb,
     start_mosquitto,
-    start_process,
     stop_process,
     wait_until,
 )
@@ -179,29 +176,20 @@ def pipeline(broker: LocalService, influx: LocalService, run_dir: Path, name: st
     """Publish → queryable through one `lantian collect` process flushing every `flush_s`."""
     store = InfluxStore(InfluxSettings(url=influx.url, database=name))
     store.ensure_database()
-    env = {**os.environ, "LANTIAN_MQTT__PORT": str(broker.port),
-           "LANTIAN_INFLUX__URL": influx.url, "LANTIAN_INFLUX__DATABASE": name,
-           "LANTIAN_INFLUX__FLUSH_INTERVAL_S": str(flush_s),
-           "LANTIAN_LEDGER__URL": f"sqlite:///{run_dir / f'{name}.db'}",
-           "LANTIAN_GATEWAY__ENABLED": "false", "LANTIAN_COLLECTOR__CLIENT_ID": name,
-           "LANTIAN_COLLECTOR__SPOOL_DIR": str(run_dir / f"spool-{name}")}
-    log_path = run_dir / f"{name}.log"
-    proc: subprocess.Popen[bytes] = start_process(
-        [sys.executable, "-m", "lantian", "collect"], log_path, env)
+    proc = start_collector(broker, influx, run_dir, name, name,
+                           LANTIAN_INFLUX__FLUSH_INTERVAL_S=str(flush_s))
     try:
-        if not wait_until(lambda: "connected to broker" in log_path.read_text(), 60):
-            raise SystemExit(f"collector did not connect; see {log_path}")
         time.sleep(1.0)  # SUBACK: a benchmark, not a test
         pub = client(broker.port, f"{name}-pub")
         sent_at: list[float] = []
         poller = VisibilityPoller(store, per_message, sent_at, poll_s)
         pids = {"collector": proc.pid, "influxdb": influx.proc.pid}
-        cpu_before, started = {k: _cpu_s(pid) for k, pid in pids.items()}, time.perf_counter()
+        cpu_before, started = {k: cpu_seconds(pid) for k, pid in pids.items()}, time.perf_counter()
         poller.start()
         publish_paced(messages, rate, lambda t, b: pub.publish(t, b, qos=1), sent_at)
         wait_until(lambda: len(poller.seen) == len(messages), 30)
         elapsed_s = time.perf_counter() - started
-        cpu_pct = {f"{k}_cpu_pct": 100 * (_cpu_s(pid) - cpu_before[k]) / elapsed_s
+        cpu_pct = {f"{k}_cpu_pct": 100 * (cpu_seconds(pid) - cpu_before[k]) / elapsed_s
                    for k, pid in pids.items()}
         poller.stop()
         pub.disconnect()
