@@ -26,5 +26,8 @@ $(STAMP): pyproject.toml scripts/install_venv.sh
 	@bash scripts/install_venv.sh $(PYTHON) $(VENV)
 	@touch $@
 
+bench: install
+	$(VENV)/bin/lantian bench --json var/bench.json
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

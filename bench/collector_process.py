@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.proc_meter import cpu_seconds
 from lantian.local_services import LocalService, start_process, wait_until
+
+__all__ = ["cpu_seconds", "start_collector"]
 
 
 def start_collector(broker: LocalService, influx: LocalService, run_dir: Path, name: str,
@@ -26,9 +29,3 @@ def start_collector(broker: LocalService, influx: LocalService, run_dir: Path, n
         proc.kill()
         raise SystemExit(f"collector {name} did not connect; see {log_path}")
     return proc
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -149,6 +149,32 @@ def doctor() -> None:
     raise typer.Exit(0 if all(result.ok for result in results) else 1)
 
 
+@app.command()
+def bench(
+    cases: Annotated[str, typer.Option(help="comma-separated cases (default: all); "
+                                            "see bench/suite.py")] = "",
+    quick: Annotated[bool, typer.Option(help="small sizes: checks that every case runs")]
+    = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the rows as JSON")]
+    = None,
+) -> None:
+    """Benchmark the ingest pipeline against the ceilings of its parts measured in the same run
+    (own Mosquitto and InfluxDB per case); prints a table. Needs a source checkout (bench/)."""
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "bench" / "suite.py").is_file():
+        typer.echo(f"lantian bench needs the source checkout's bench/ folder; {checkout} has "
+                   "none (run it from a clone of the repository)", err=True)
+        raise typer.Exit(2)
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    from bench.suite import main as run_suite
+
+    argv = ["--cases", cases] if cases else []
+    argv += ["--quick"] if quick else []
+    argv += ["--json", str(json_out)] if json_out else []
+    run_suite(argv)
+
+
 @app.command("replay-emergency")
 def replay_emergency(
     start: Annotated[str, typer.Option(help="first local day shown (YYYY-MM-DD)")] = "2015-11-01",
