@@ -22,6 +22,7 @@ from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
 from alerts.emission_cycle import EmissionJudge
 from alerts.falsification_cycle import FalsificationCycle
+from alerts.hourly_cache import HourlyWindowCache
 from alerts.shard_plan import ShardPlan
 from alerts.window_plan import DAY_S, IncrementalWindow, local_midnight_s
 from analytics.aqi import AqiResult, daily_aqi, hourly_aqi
@@ -123,6 +124,12 @@ class AnalyticsLoop:
         self.position = IncrementalWindow(lookback_days=settings.analytics.lookback_days,
                                           max_window_days=settings.analytics.max_window_days,
                                           tz=self.tz)
+        cfg = settings.analytics
+        self.hourly_cache = HourlyWindowCache(
+            lambda start_s, end_s: store.read_hourly_window(
+                STATION_MEASUREMENT, "station", POLLUTANTS, self.station_ids, start_s, end_s,
+                valid_flags=cfg.valid_flags, with_counts=True),
+            reread_hours=cfg.reread_hours, full_reread_s=cfg.full_reread_s)
 
     def run_once(self) -> CycleReport | None:
         """One cycle; None when there is no data yet, or nothing new since the last cycle
@@ -180,9 +187,7 @@ class AnalyticsLoop:
     def _valid_hourly_window(self, start_s: int, end_s: int) -> SeriesWindow:
         """Hourly means of valid-flagged values, NaN where the hour is not covered ≥ 45 min."""
         cfg = self.settings.analytics
-        raw = self.store.read_hourly_window(STATION_MEASUREMENT, "station", POLLUTANTS,
-                                            self.station_ids, start_s, end_s,
-                                            valid_flags=cfg.valid_flags, with_counts=True)
+        raw = self.hourly_cache.window(start_s, end_s)
         intervals = np.array([self.interval_of_station.get(s, 3600) for s in raw.sources])
         needed = min_values_per_hour(intervals, cfg.min_minutes_per_hour)
         values = {p: mask_short_hours(raw.values[p], raw.values[f"{p}_count"], needed)
@@ -236,30 +241,52 @@ class AnalyticsLoop:
                         log.info("reduction audit: case %s (%s at %s)", change.case_id,
                                  change.problem_type, change.source)
             jobs.append(("reduction audit", audit_reductions))
-        if self.falsification is not None and self.shard.leader:
-            falsification = self.falsification
-
-            def audit_falsification() -> None:
-                report = falsification.run_once()
-                if report is not None and (report.cases_opened or report.cases_updated):
-                    log.info("falsification audit %s", report)
-            jobs.append(("falsification audit", audit_falsification))
         return jobs
 
     def run_forever(self, stop: threading.Event) -> None:
         """Cycle until `stop` is set; a failing job is logged and retried next interval, and
-        never keeps the jobs after it from running."""
+        never keeps the jobs after it from running. The falsification audit runs on its own
+        thread: it reads weeks of data and can take longer than a cycle, and an exceedance
+        alert must not wait behind it."""
+        audit = None
+        if self.falsification is not None and self.shard.leader:
+            audit = threading.Thread(target=self._every_interval,
+                                     args=(stop, self._audit_once(self.falsification)),
+                                     name="falsification-audit", daemon=True)
+            audit.start()
+        self._every_interval(stop, self._cycle_once)
+        if audit is not None:
+            audit.join(60)
+
+    def _every_interval(self, stop: threading.Event, step: Callable[[], None]) -> None:
+        """Run `step` every `analytics.interval_s` (start to start) until `stop` is set."""
         while not stop.is_set():
             started = time.monotonic()
-            try:
-                report = self.run_once()
-                if report is not None and (report.cases_opened or report.cases_updated):
-                    log.info("cycle %s", report)
-            except Exception:
-                log.exception("analytics cycle failed; retrying next interval")
-            for name, job in self._jobs():
-                try:
-                    job()
-                except Exception:
-                    log.exception("%s failed; retrying next interval", name)
+            step()
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))
+
+    def _cycle_once(self) -> None:
+        try:
+            report = self.run_once()
+            if report is not None and (report.cases_opened or report.cases_updated):
+                log.info("cycle %s", report)
+        except Exception:
+            log.exception("analytics cycle failed; retrying next interval")
+        for name, job in self._jobs():
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed; retrying next interval", name)
+
+    @staticmethod
+    def _audit_once(falsification: FalsificationCycle) -> Callable[[], None]:
+        """One falsification check (it audits when new data hours arrived or its own
+        interval elapsed); a failure is logged and retried next interval."""
+        def step() -> None:
+            try:
+                report = falsification.run_once()
+                if report is not None and (report.cases_opened or report.cases_updated):
+                    log.info("falsification audit %s", report)
+            except Exception:
+                log.exception("falsification audit failed; retrying next interval")
+        return step

@@ -18,6 +18,7 @@ import numpy as np
 
 from alerts.alert_publisher import CaseNotifier
 from alerts.case_repository import CaseRepository
+from alerts.hourly_cache import HourlyWindowCache
 from alerts.shard_plan import ShardPlan
 from alerts.window_plan import IncrementalWindow
 from analytics.emission_exceedance import detect_emission_exceedance
@@ -74,6 +75,18 @@ class EmissionJudge:
         self.position = IncrementalWindow(lookback_days=settings.analytics.lookback_days,
                                           max_window_days=settings.analytics.max_window_days,
                                           tz=self.tz)
+        self._caches = {kind: self._cache(kind, with_counts=kind != "hourly")
+                        for kind in ("minute", "rtd", "hourly")}
+
+    def _cache(self, kind: str, with_counts: bool) -> HourlyWindowCache:
+        """Hourly means of one kind of HJ 212 data, read incrementally across cycles."""
+        valid, mns = self.settings.emissions.valid_flags, list(self.outlets)
+        cfg = self.settings.analytics
+        return HourlyWindowCache(
+            lambda start_s, end_s: self.store.read_hourly_window(
+                measurement_of(kind), "mn", RAW_FIELDS, mns, start_s, end_s,
+                valid_flags=valid, with_counts=with_counts),
+            reread_hours=cfg.reread_hours, full_reread_s=cfg.full_reread_s)
 
     def _latest_s(self) -> int | None:
         times = [self.store.latest_time_s(m) for m in SOURCE_MEASUREMENTS]
@@ -120,13 +133,8 @@ class EmissionJudge:
     def hourly(self, start_s: int, end_s: int) -> tuple[HourlyEmissions, HourlyEmissions]:
         """Hourly pollutant values over [start_s, end_s) from minute, real-time and reported
         data, and the process signals (flow m³/s, temperature °C, O2 %) the same way."""
-        valid = self.settings.emissions.valid_flags
-        mns = list(self.outlets)
-        minute, rtd, reported = (
-            self.store.read_hourly_window(measurement_of(kind), "mn", RAW_FIELDS, mns, start_s,
-                                          end_s, valid_flags=valid, with_counts=counts)
-            for kind, counts in (("minute", True), ("rtd", True), ("hourly", False))
-        )
+        minute, rtd, reported = (self._caches[kind].window(start_s, end_s)
+                                 for kind in ("minute", "rtd", "hourly"))
         sources = self.shard.mine(dict.fromkeys([*minute.sources, *rtd.sources,
                                                   *reported.sources]))
         minute, rtd, reported = (align(w, sources) for w in (minute, rtd, reported))

@@ -121,6 +121,11 @@ class AnalyticsSettings(BaseModel):
     # the analyser's range (a real high value). F stopped, M maintenance, D fault,
     # C calibration and B communication fault are invalid for statistics.
     valid_flags: str = Field("NST", pattern=r"^[NFMSDCTB]+$")
+    # Hourly means stay in memory between cycles (alerts/hourly_cache.py): each cycle reads
+    # again only the last `reread_hours` and newer, and the whole window every `full_reread_s`
+    # (so data arriving later than `reread_hours` is taken in within that time; 0: always).
+    reread_hours: int = Field(3, ge=1, le=48)
+    full_reread_s: float = Field(600.0, ge=0)
     # Scale-out: `shards` analytics workers each own the cities and outlets whose key hashes to
     # their `shard` (0 … shards-1); worker 0 also runs the network-wide jobs.
     shards: int = Field(1, ge=1, le=256)

@@ -2,4 +2,5 @@
 
 from lantian.cli import app
 
-app()
+if __name__ == "__main__":  # spawned processes (benchmarks) re-import this module
+    app()

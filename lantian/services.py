@@ -160,7 +160,9 @@ def run_analytics(settings: Settings) -> None:
                          if settings.emergency.statistical_forecast else None,
                          auditor=ReductionAuditor(settings, store, cases, sessions, outlets,
                                                   notifier),
-                         falsification=FalsificationCycle(settings, store, cases,
+                         # its own InfluxDB client: it runs on its own thread
+                         falsification=FalsificationCycle(settings, InfluxStore(settings.influx),
+                                                          cases,
                                                           stations.stations, outlets.by_mn(),
                                                           notifier))
     log.info("analytics loop running every %.1f s", settings.analytics.interval_s)

@@ -54,3 +54,45 @@ def test_minute_data_needs_45_minutes_an_hour(loop: AnalyticsLoop,
     [case], _ = loop.cases.list_cases()
     assert case.source == "MIN1"
     assert loop.cases.get_case(case.id).findings[0].evidence["valid_hours"] == 23  # type: ignore[union-attr]
+
+
+class _BlockedAudit:
+    """A falsification audit that takes as long as the test says (stands in for a weeks-long
+    read): it signals it started and returns only when released."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def run_once(self) -> None:
+        self.started.set()
+        self.release.wait(30)
+
+
+def test_exceedance_cycle_does_not_wait_for_a_slow_falsification_audit(
+        loop: AnalyticsLoop, influx_store: InfluxStore) -> None:
+    import threading
+
+    from lantian.local_services import wait_until
+
+    audit = _BlockedAudit()
+    loop.falsification = audit  # type: ignore[assignment]
+    loop.settings = loop.settings.model_copy(update={"analytics": loop.settings.analytics
+                                                      .model_copy(update={"interval_s": 0.05})})
+    stop = threading.Event()
+    runner = threading.Thread(target=loop.run_forever, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        assert audit.started.wait(10)
+        # with the audit still busy, a day of exceeding data arrives and must become a case
+        lines = [reading_line(Reading("MIN1", DAY_ONE + 60 * m, {"pm25": 100.0}))
+                 for m in range(25 * 60)]
+        influx_store.write_lines(lines)
+        assert wait_until(lambda: loop.cases.list_cases()[1] == 1, 20)
+        assert not audit.release.is_set()
+    finally:
+        audit.release.set()
+        stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
