@@ -2,7 +2,12 @@
 Mosquitto and InfluxDB instances and the ceilings of those parts measured in the same run.
 Prints one table and writes the rows as JSON.
 
-    .venv/bin/python -m bench.suite [--cases json-single,json-batch] [--quick] [--json F]
+    .venv/bin/python -m bench.suite [--cases json-single,json-batch,hj212-mqtt,hj212-tcp]
+                                    [--quick] [--json F]
+
+Cases: JSON with one reading a message and with 100 (bench/ingest_cases.py); HJ 212 minute and
+real-time packets over MQTT (bench/hj212_mqtt.py) and over the TCP gateway from 1,000 units
+connected at once (bench/hj212_tcp.py). An HJ 212 packet is one reading (one point).
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from bench.hj212_mqtt import run_mqtt_case
+from bench.hj212_tcp import run_tcp_case
 from bench.ingest_cases import JsonCase, run_json_case
 from bench.results import BenchRow, print_rows, write_json
 from lantian.local_services import LocalService, start_influxdb, start_mosquitto
@@ -33,12 +41,38 @@ QUICK: dict[str, JsonCase] = {
 }
 
 
+# HJ 212: (units, data hours per unit); each unit sends a real-time and a minute packet a minute
+HJ212_FULL = {"hj212-mqtt": (50, 4.0), "hj212-tcp": (1000, 0.25)}
+HJ212_QUICK = {"hj212-mqtt": (5, 0.1), "hj212-tcp": (20, 0.1)}
+
+
+def _hj212_row(figures: dict[str, Any], cpu_key: str = "cpu") -> BenchRow:
+    """A row from the HJ 212 cases' figures (their own keys, see bench/hj212_*.py)."""
+    keep = ("units", "hours", "connected", "mqtt_ceiling_per_s", "influx_ceiling_per_s")
+    extra: dict[str, float | int | str] = {k: figures[k] for k in keep if k in figures}
+    extra.update({f"latency_ms_{k}": v for k, v in figures.get("latency_ms", {}).items()})
+    return BenchRow(
+        case=figures["case"], unit="packets", count=int(figures["count"]),
+        seconds=float(figures["seconds"]), rate_per_s=float(figures["rate_per_s"]),
+        ceiling="paho pub→sub" if figures["ceiling_per_s"] < figures.get(
+            "influx_ceiling_per_s", float("inf")) else "InfluxDB write",
+        ceiling_per_s=float(figures["ceiling_per_s"]),
+        cpu_cores=dict(figures[cpu_key]), peak_rss_mib=dict(figures["peak_rss_mib"]),
+        extra=extra)
+
+
 def runners(quick: bool) -> dict[str, Runner]:
     """Every case by name, sized for a full run or a quick check."""
     table = QUICK if quick else FULL
     out: dict[str, Runner] = {
         name: (lambda b, i, d, c=case: run_json_case(c, b, i, d)) for name, case in table.items()
     }
+    sizes = HJ212_QUICK if quick else HJ212_FULL
+    paced = {"paced": (0.1,), "paced_seconds": 3.0} if quick else {}
+    out["hj212-mqtt"] = lambda b, i, d: _hj212_row(
+        run_mqtt_case(*sizes["hj212-mqtt"], 1, d, b, i))
+    out["hj212-tcp"] = lambda b, i, d: _hj212_row(
+        run_tcp_case(*sizes["hj212-tcp"], 1, d, b, i, **paced))  # type: ignore[arg-type]
     return out
 
 
@@ -72,8 +106,9 @@ def machine() -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> list[BenchRow]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default=",".join(FULL),
-                        help=f"comma-separated, from: {', '.join(FULL)}")
+    names = list(runners(quick=True))
+    parser.add_argument("--cases", default=",".join(names),
+                        help=f"comma-separated, from: {', '.join(names)}")
     parser.add_argument("--quick", action="store_true", help="small sizes: checks it works")
     parser.add_argument("--json", type=Path, help="write the rows here as JSON")
     args = parser.parse_args(argv)

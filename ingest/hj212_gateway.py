@@ -6,6 +6,12 @@ handled per unit. Packets go through the same intake (checks, dead letters) and 
 buffer as MQTT. The reply (the unit's acknowledgement) is sent only once the packet's points
 are durable — in InfluxDB or the spool — so a unit that gets no reply resends, and a crash
 cannot lose a packet that was answered (writes are idempotent, a resent packet is stored once).
+
+Every unit's connection holds a file descriptor, so `max_connections` needs an open-file limit
+above it: at start the gateway raises its soft limit as far as the hard limit allows, and if
+that is not enough it serves fewer units (refusing the others cleanly, with a warning that
+says how to raise the limit). Past the limit, accept() would fail with EMFILE on every loop
+pass: a log flood, and units left hanging in the listen backlog instead of refused.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import threading
 
 from config.settings import GatewaySettings
@@ -23,6 +30,22 @@ from ingest.write_buffer import WriteBuffer
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+# Descriptors the process needs besides the units' sockets: the listening socket, InfluxDB and
+# broker connections, ledger, spool and log files (17 in the benchmark's gateway process).
+FD_HEADROOM = 128
+
+
+def reserve_descriptors(connections: int) -> int:
+    """Raise this process's open-file soft limit so `connections` units fit (one descriptor
+    each, plus FD_HEADROOM), up to the hard limit; return how many connections fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = connections + FD_HEADROOM
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft == resource.RLIM_INFINITY:
+        return connections
+    return max(1, min(connections, soft - FD_HEADROOM))
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -40,6 +63,7 @@ class Hj212Gateway:
         self.buffer = buffer
         self.port: int | None = None
         self.active = 0
+        self.max_connections = settings.max_connections  # lowered by start() to the fd limit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -52,7 +76,7 @@ class Hj212Gateway:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         origin = f"tcp://{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "tcp://unknown"
-        if self.active >= self.settings.max_connections:
+        if self.active >= self.max_connections:
             log.warning("refusing %s: %d connections already open", origin, self.active)
             writer.close()
             return
@@ -156,6 +180,14 @@ class Hj212Gateway:
 
     def start(self, timeout_s: float = 10.0) -> int:
         """Listen in a background thread; return the bound port (raise if binding failed)."""
+        self.max_connections = reserve_descriptors(self.settings.max_connections)
+        if self.max_connections < self.settings.max_connections:
+            log.warning("the open-file limit (hard %d) lets the HJ 212 gateway serve only %d "
+                        "of gateway.max_connections=%d units; raise it to at least %d "
+                        "(ulimit -n, or LimitNOFILE= in the systemd unit)",
+                        resource.getrlimit(resource.RLIMIT_NOFILE)[1], self.max_connections,
+                        self.settings.max_connections,
+                        self.settings.max_connections + FD_HEADROOM)
         self._thread = threading.Thread(target=self._run, name="hj212-gateway", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s):

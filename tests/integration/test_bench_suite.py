@@ -23,7 +23,7 @@ def test_lantian_bench_quick_writes_every_case(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(out.read_text())
     cases = {row["case"]: row for row in report["cases"]}
-    assert set(cases) == {"json-single", "json-batch"}
+    assert set(cases) == {"json-single", "json-batch", "hj212-mqtt", "hj212-tcp"}
     assert report["meta"]["quick"] is True and report["meta"]["cpus"] >= 1
     for name, per_message in (("json-single", 1), ("json-batch", 100)):
         row = cases[name]
@@ -36,7 +36,16 @@ def test_lantian_bench_quick_writes_every_case(tmp_path: Path) -> None:
         assert row["met"] == (row["ratio"] >= row["target_ratio"])
         assert row["cpu_cores"]["collector"] > 0 and row["cpu_cores"]["influxd"] > 0
         assert row["peak_rss_mib"]["collector"] > 20
-    assert "json-single" in result.stdout and "json-batch" in result.stdout
+    for name in ("hj212-mqtt", "hj212-tcp"):  # the runners checked every packet was stored
+        row = cases[name]
+        assert row["unit"] == "packets" and row["count"] > 0 and row["rate_per_s"] > 0
+        assert row["ratio"] > 0 and row["ceiling"] in {"InfluxDB write", "paho pub→sub"}
+    tcp = cases["hj212-tcp"]
+    assert tcp["extra"]["connected"] == tcp["extra"]["units"] == 20
+    assert tcp["extra"]["latency_ms_p99@10%"] > 0
+    assert cases["hj212-mqtt"]["ceiling_per_s"] <= cases["hj212-mqtt"]["extra"][
+        "influx_ceiling_per_s"]
+    assert all(name in result.stdout for name in cases)
 
 
 def test_unknown_case_is_a_clear_error(tmp_path: Path) -> None:
