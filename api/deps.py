@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -15,9 +15,10 @@ from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
 from alerts.reduction_audit import ReductionAuditor
+from api.latest_cache import LatestCache
 from config.outlets import OutletRegister
 from config.settings import Settings
-from config.stations import StationRegister
+from config.stations import Station, StationRegister
 from ingest.dead_letters import DeadLetterStore
 from ingest.influx_store import InfluxStore
 
@@ -35,6 +36,12 @@ class AppContext:
     accounts: Accounts
     emergency: EmergencyService
     compliance: ReductionAuditor
+    latest: LatestCache  # latest values of every station and outlet, shared for a few seconds
+    # The register by id, built once: rebuilding it per request was 8 % of a cheap request.
+    station_by_id: dict[str, Station] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.station_by_id = self.stations.by_id()
 
     @property
     def tz(self) -> ZoneInfo:

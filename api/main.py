@@ -16,6 +16,7 @@ from alerts.emergency_service import EmergencyService
 from alerts.ledger_db import create_schema, make_engine, make_session_factory
 from alerts.reduction_audit import ReductionAuditor
 from api.deps import AppContext
+from api.latest_cache import LatestCache
 from api.routes import (
     case_actions,
     cases,
@@ -56,6 +57,7 @@ def build_context(settings: Settings) -> AppContext:
         emergency=EmergencyService(sessions, load_emergency(settings.emergency_file),
                                    settings.timezone),
         compliance=ReductionAuditor(settings, store, cases, sessions, outlets),
+        latest=LatestCache(settings.api.latest_cache_s),
     )
 
 

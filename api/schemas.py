@@ -43,9 +43,17 @@ class StationPublic(BaseModel):
     daily_aqi: AqiPublic | None = None
 
 
+# When a list's latest values were read from InfluxDB, local time: they are shared for up to
+# api.latest_cache_s seconds. Optional in the schema, set on every response.
+FetchedAt = Annotated[datetime | None, Field(
+    description="when these latest values were read from the time-series database "
+                "(cached for up to api.latest_cache_s seconds)")]
+
+
 class StationsPublic(BaseModel):
     data: list[StationPublic]
     count: int
+    fetched_at: FetchedAt = None
 
 
 class SeriesPublic(BaseModel):
@@ -261,6 +269,7 @@ class OutletPublic(BaseModel):
 class OutletsPublic(BaseModel):
     data: list[OutletPublic]
     count: int
+    fetched_at: FetchedAt = None
 
 
 class EnterprisePublic(BaseModel):
@@ -273,6 +282,7 @@ class EnterprisePublic(BaseModel):
 class EnterprisesPublic(BaseModel):
     data: list[EnterprisePublic]
     count: int
+    fetched_at: FetchedAt = None
 
 
 class TallyPublic(BaseModel):

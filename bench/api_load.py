@@ -12,8 +12,16 @@ httpx connection each) send requests back to back for `--duration` seconds:
 * `series-raw`: GET /api/stations/{id}/series over the 30 days, raw minute points (limit 50,000);
 * `series-hourly`: the same range as hourly means (every_s=3600, 720 points).
 
+With `--rate R` the clients are paced instead: together they start R requests per second at
+fixed times (each client every c/R s, staggered), as polling screens do; latency is counted from
+each request's scheduled time, so a server that falls behind shows it in p99 rather than in a
+lower rate (no coordinated omission). The API's latest-values cache (`api.latest_cache_s`, 30 s
+by default; the station list is read from InfluxDB and encoded once per period) is set with
+`--latest-cache-s` (0: every request reads InfluxDB, what the list costs without the cache).
+
 Reported per run: requests/s achieved, p50/p99/max latency (ms), errors (any non-200 or
-transport error; must be 0), MB/s of response body, and CPU seconds per request of the API
+transport error; must be 0), MB/s of response body as sent (gzipped where the API gzips it;
+clients send `Accept-Encoding: gzip` as browsers do), and CPU seconds per request of the API
 process and of influxd (from /proc), which shows where the time goes. The baseline: the same
 InfluxQL through `InfluxStore` in this process (three `latest_by_tag` calls; one `read_series`),
 at concurrency 1, so the API's own overhead (routing, model building, JSON) is the difference.
@@ -23,6 +31,7 @@ e.g. `python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy`).
 
     .venv/bin/python bench/api_load.py [--stations 5000] [--levels 1,4,16] [--duration 6]
                                        [--routes latest,series-raw,series-hourly]
+                                       [--latest-cache-s 30] [--rate 20]
                                        [--py-spy /tmp/pyspy/bin/py-spy]
 """
 
@@ -47,6 +56,7 @@ import httpx
 import yaml
 
 from alerts.analytics_loop import STATION_AQI_MEASUREMENT, STATION_DAILY_MEASUREMENT
+from api.routes.stations import AQI_FIELDS, READING_FIELDS
 from config.settings import InfluxSettings
 from config.stations import POLLUTANTS
 from ingest.influx_store import InfluxStore
@@ -160,11 +170,13 @@ class LoadResult:
     api_cpu_s_per_req: float | None = None
     influx_cpu_s_per_req: float | None = None
     error_kinds: dict[str, int] | None = None
+    target_rps: float | None = None  # paced runs: the rate asked for; None: back to back
 
 
 def summarize(target: str, concurrency: int, latencies_s: Sequence[float], errors: int,
               seconds: float, body_bytes: int, cpu: dict[str, float] | None = None,
-              error_kinds: dict[str, int] | None = None) -> LoadResult:
+              error_kinds: dict[str, int] | None = None,
+              target_rps: float | None = None) -> LoadResult:
     """Rates and percentiles of one run; latencies of successful requests only."""
     ordered = sorted(latencies_s)
     done = len(ordered)
@@ -181,7 +193,7 @@ def summarize(target: str, concurrency: int, latencies_s: Sequence[float], error
         max_ms=round(ordered[-1] * 1000, 1) if ordered else float("nan"),
         mb_per_s=round(body_bytes / seconds / 1e6, 2) if seconds > 0 else 0.0,
         api_cpu_s_per_req=per_request("api"), influx_cpu_s_per_req=per_request("influx"),
-        error_kinds=dict(error_kinds) if error_kinds else None,
+        error_kinds=dict(error_kinds) if error_kinds else None, target_rps=target_rps,
     )
 
 
@@ -207,10 +219,15 @@ def error_kind(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc)[:90]}"
 
 
-def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float
-             ) -> tuple[list[float], Counter[str], float, int]:
-    """`concurrency` threads, each with its own call (connection), back to back for
-    `duration_s`. Returns latencies (s) of successes, errors by kind, elapsed s, body bytes."""
+def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float,
+             rate_per_s: float | None = None) -> tuple[list[float], Counter[str], float, int]:
+    """`concurrency` threads, each with its own call (connection), for `duration_s`: back to
+    back, or with `rate_per_s` paced to that many requests per second in all (each thread every
+    concurrency/rate s, staggered; latency from the scheduled start, so falling behind counts).
+    Returns latencies (s) of successes, errors by kind, elapsed s, body bytes."""
+    if rate_per_s is not None and rate_per_s <= 0:
+        raise ValueError("rate_per_s must be positive")
+    interval = concurrency / rate_per_s if rate_per_s else 0.0
     calls = [make_call() for _ in range(concurrency)]
     latencies: list[list[float]] = [[] for _ in calls]
     errors: list[Counter[str]] = [Counter() for _ in calls]
@@ -221,8 +238,17 @@ def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float
     def worker(i: int) -> None:
         start.wait()
         mine = latencies[i]
+        scheduled = deadline[0] - duration_s + i * interval / concurrency
         while time.perf_counter() < deadline[0]:
-            t0 = time.perf_counter()
+            if interval:
+                wait = scheduled - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)  # pacing the load generator, not waiting for a result
+                if scheduled >= deadline[0]:
+                    break
+                t0, scheduled = scheduled, scheduled + interval
+            else:
+                t0 = time.perf_counter()
             try:
                 sizes[i] += calls[i]()
             except Exception as exc:  # every failure is counted, none may stop the run
@@ -300,7 +326,8 @@ def load_data(store: InfluxStore, ids: Sequence[str]) -> dict[str, float]:
             "load_s": round(time.perf_counter() - t0, 2)}
 
 
-def start_stack(run_dir: Path, n_stations: int) -> tuple[Stack, dict[str, float]]:
+def start_stack(run_dir: Path, n_stations: int, latest_cache_s: float | None = None
+                ) -> tuple[Stack, dict[str, float]]:
     ids = station_ids(n_stations)
     stations_file = run_dir / "stations.yaml"
     stations_file.write_text(yaml.safe_dump(station_register(ids), sort_keys=False),
@@ -314,6 +341,8 @@ def start_stack(run_dir: Path, n_stations: int) -> tuple[Stack, dict[str, float]
         store.close()
     port = free_port()
     env = api_environment(run_dir, broker, influx, stations_file, port)
+    if latest_cache_s is not None:
+        env["LANTIAN_API__LATEST_CACHE_S"] = str(latest_cache_s)
     token = admin_token(env["LANTIAN_LEDGER__URL"])
     proc = start_process([sys.executable, "-m", "lantian", "api", "--host", "127.0.0.1",
                           "--port", str(port)], run_dir / "api.log", env)
@@ -353,10 +382,13 @@ def api_call(stack: Stack, route: str, station: str) -> Callable[[], Call]:
         client = httpx.Client(base_url=stack.base_url, headers=headers, timeout=120)
 
         def call() -> int:
-            response = client.get(path, params=params)
-            if response.status_code != 200:
-                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-            return len(response.content)
+            # Bytes as sent (gzipped when the API gzips): decoding is the client's work, and
+            # on this shared machine it would take CPU from the server being measured.
+            with client.stream("GET", path, params=params) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+                return sum(len(chunk) for chunk in response.iter_raw())
         return call
     return make
 
@@ -367,9 +399,10 @@ def store_call(stack: Stack, route: str, station: str) -> Callable[[], Call]:
         store = InfluxStore(stack.settings)
         if route == "latest":
             def call() -> int:
-                for measurement in (STATION_MEASUREMENT, STATION_AQI_MEASUREMENT,
-                                    STATION_DAILY_MEASUREMENT):
-                    store.latest_by_tag(measurement, "station")
+                for measurement, fields in ((STATION_MEASUREMENT, READING_FIELDS),
+                                            (STATION_AQI_MEASUREMENT, AQI_FIELDS),
+                                            (STATION_DAILY_MEASUREMENT, AQI_FIELDS)):
+                    store.latest_by_tag(measurement, "station", fields)
                 return 0  # bytes are the API's; the store's CSV size is not visible here
             return call
         every = 3600 if route == "series-hourly" else None
@@ -402,12 +435,13 @@ def check_answers(stack: Stack, n_stations: int, station: str) -> dict[str, int]
 
 
 def measured(stack: Stack, target: str, make_call: Callable[[], Call], concurrency: int,
-             duration_s: float) -> LoadResult:
+             duration_s: float, rate_per_s: float | None = None) -> LoadResult:
     pids = {"api": stack.api.pid, "influx": stack.influx.proc.pid}
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    latencies, errors, elapsed, size = run_load(make_call, concurrency, duration_s)
+    latencies, errors, elapsed, size = run_load(make_call, concurrency, duration_s, rate_per_s)
     cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-    return summarize(target, concurrency, latencies, errors.total(), elapsed, size, cpu, errors)
+    return summarize(target, concurrency, latencies, errors.total(), elapsed, size, cpu, errors,
+                     rate_per_s)
 
 
 # Frames every request passes through (threads, event loop, CLI): they say nothing about cost.
@@ -446,7 +480,7 @@ def py_spy_record(py_spy: str, pid: int, seconds: float, out: Path) -> subproces
 
 
 def format_table(rows: Sequence[LoadResult]) -> str:
-    head = (f"{'target':<22}{'conc':>5}{'req':>7}{'err':>5}{'req/s':>9}{'p50 ms':>9}"
+    head = (f"{'target':<22}{'conc':>5}{'rate':>6}{'req':>7}{'err':>5}{'req/s':>9}{'p50 ms':>9}"
             f"{'p99 ms':>9}{'max ms':>9}{'MB/s':>7}{'api cpu/req':>12}{'influx cpu/req':>15}")
     lines = [head, "-" * len(head)]
 
@@ -454,7 +488,8 @@ def format_table(rows: Sequence[LoadResult]) -> str:
         return "-" if value is None else f"{value:.3f}"
 
     for r in rows:
-        lines.append(f"{r.target:<22}{r.concurrency:>5}{r.requests:>7}{r.errors:>5}"
+        rate = "-" if r.target_rps is None else f"{r.target_rps:g}"
+        lines.append(f"{r.target:<22}{r.concurrency:>5}{rate:>6}{r.requests:>7}{r.errors:>5}"
                      f"{r.rps:>9.1f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
                      f"{r.mb_per_s:>7.1f}{cpu(r.api_cpu_s_per_req):>12}"
                      f"{cpu(r.influx_cpu_s_per_req):>15}")
@@ -475,6 +510,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--levels", default="1,4,16", help="concurrent clients, comma-separated")
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per run")
     parser.add_argument("--routes", default=",".join(ROUTES))
+    parser.add_argument("--latest-cache-s", dest="latest_cache_s", type=float, default=None,
+                        help="the API's api.latest_cache_s (default: its configured 30 s; "
+                             "0 reads InfluxDB per request)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="pace each API run at this many requests/s in all (default: "
+                             "back to back)")
     parser.add_argument("--py-spy", dest="py_spy", default=None,
                         help="py-spy executable: profile the API at the first level")
     args = parser.parse_args(argv)
@@ -484,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         route_params(route, "x")  # unknown names fail before anything starts
     with tempfile.TemporaryDirectory(prefix="lantian-api-bench-") as scratch:
         run_dir = Path(scratch)
-        stack, loaded = start_stack(run_dir, args.stations)
+        stack, loaded = start_stack(run_dir, args.stations, args.latest_cache_s)
         station = station_ids(1)[0]
         try:
             counts = check_answers(stack, args.stations, station)
@@ -500,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         sampler = py_spy_record(args.py_spy, stack.api.pid, args.duration,
                                                 run_dir / f"{route}.folded")
                     rows.append(measured(stack, f"api {route}", api_call(stack, route, station),
-                                         level, args.duration))
+                                         level, args.duration, args.rate))
                     print(format_table(rows[-1:]).splitlines()[-1], flush=True)
                     if sampler is not None:
                         sampler.wait(timeout=60)
@@ -524,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for frame, share in frames:
             print(f"  {share:6.1%}  {frame}")
     result = {"stations": args.stations, "series_days": DAYS, "loaded": loaded,
+              "latest_cache_s": args.latest_cache_s, "rate_per_s": args.rate,
               "checked_counts": counts, "duration_s": args.duration, "cpus": os.cpu_count(),
               **memory,
               "results": [asdict(r) for r in rows], "profiles": profiles}

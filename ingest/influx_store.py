@@ -144,25 +144,33 @@ class InfluxStore:
         )
         return 0 if frame.empty else int(frame["count"].iloc[0])
 
-    def latest_by_tag(self, measurement: str, tag: str) -> dict[str, dict[str, object]]:
-        """The newest point of each series, keyed by the value of `tag`: {time_s, fields…}."""
+    def latest_by_tag(self, measurement: str, tag: str, fields: Sequence[str] | None = None
+                      ) -> dict[str, dict[str, object]]:
+        """The newest point of each series, keyed by the value of `tag`: {time_s, fields…}.
+
+        With `fields`, only those are read (the newest point holding any of them), which
+        costs InfluxDB less than `SELECT *`; missing (null) fields are left out of a record.
+        """
+        select = ", ".join(quote_ident(f) for f in fields) if fields else "*"
         frame = self.query_frame(
-            f"SELECT * FROM {quote_ident(measurement)} GROUP BY {quote_ident(tag)} "
+            f"SELECT {select} FROM {quote_ident(measurement)} GROUP BY {quote_ident(tag)} "
             "ORDER BY time DESC LIMIT 1"
         )
-        latest: dict[str, dict[str, object]] = {}
+        if frame.empty or "tags" not in frame:
+            return {}
+        # Grouped by one tag, each row's tags text is "<tag>=<value>".
+        tags = frame["tags"].astype(str)
+        prefix = f"{tag}="
+        keys = tags.str.slice(len(prefix)).str.replace("\\ ", " ", regex=False)
+        keep = tags.str.startswith(prefix).to_numpy()
         field_columns = [c for c in frame.columns if c not in ("name", "tags", "time")]
-        for row in frame.itertuples(index=False):
-            key = parse_tags(row.tags).get(tag)
-            if key is None:
-                continue
-            record: dict[str, object] = {"time_s": int(row.time) // 1_000_000_000}
-            for column in field_columns:
-                value = getattr(row, column)
-                if not (isinstance(value, float) and np.isnan(value)):
-                    record[column] = value.item() if hasattr(value, "item") else value
-            latest[key] = record
-        return latest
+        columns = [keys[keep].tolist(),
+                   (frame["time"].to_numpy()[keep] // 1_000_000_000).tolist(),
+                   *(frame[c].to_numpy()[keep].tolist() for c in field_columns)]
+        names = ("time_s", *field_columns)
+        # v == v is False only for NaN: a null field, left out of the record.
+        return {row[0]: {k: v for k, v in zip(names, row[1:], strict=True) if v == v}
+                for row in zip(*columns, strict=True)}
 
     def read_series(self, measurement: str, tag: str, tag_value: str, fields: Iterable[str],
                     start_s: int, end_s: int, every_s: int | None = None,

@@ -74,6 +74,8 @@ def child_environment(settings: Settings, broker: LocalService, influx: LocalSer
     })
     # the replay runs data time fast: a 1 s loop keeps AQI within an hour or two of the data
     env.setdefault("LANTIAN_ANALYTICS__INTERVAL_S", "1")
+    # ...and an hour of data a second would leave a 30 s latest-values cache far behind it
+    env.setdefault("LANTIAN_API__LATEST_CACHE_S", "1")
     return env
 
 

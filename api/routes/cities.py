@@ -10,8 +10,8 @@ from alerts.analytics_loop import CITY_AQI_MEASUREMENT, CITY_DAILY_MEASUREMENT
 from api.aqi_view import aqi_public
 from api.auth import signed_in
 from api.deps import AppContext, Context
-from api.routes.stations import series_public
 from api.schemas import CityAqiPublic, SeriesPublic
+from api.series_view import series_public
 from api.time_params import End, Start, resolve_range
 
 router = APIRouter(prefix="/api/cities", tags=["cities"], dependencies=[Depends(signed_in)])
@@ -42,7 +42,8 @@ def city_aqi(
     frame = ctx.store.read_series(CITY_AQI_MEASUREMENT, "city", city, CITY_FIELDS, start_s, end_s)
     stations = int(latest["stations"]) if latest and "stations" in latest else None  # type: ignore[call-overload]
     return CityAqiPublic(city=city, latest=aqi_public(latest, ctx.tz), stations=stations,
-                         series=series_public(city, frame, CITY_FIELDS, start_s, end_s, None, ctx))
+                         series=series_public(city, frame, CITY_FIELDS, start_s, end_s, None,
+                                              ctx.tz))
 
 
 @router.get("/{city}/daily", response_model=SeriesPublic,
@@ -53,4 +54,4 @@ def city_daily(city: str, ctx: Context, start: Start = None, end: End = None) ->
         start, end, lambda: ctx.store.latest_time_s(CITY_DAILY_MEASUREMENT), 31 * 86400)
     frame = ctx.store.read_series(CITY_DAILY_MEASUREMENT, "city", city, CITY_DAILY_FIELDS,
                                   start_s, end_s)
-    return series_public(city, frame, CITY_DAILY_FIELDS, start_s, end_s, None, ctx)
+    return series_public(city, frame, CITY_DAILY_FIELDS, start_s, end_s, None, ctx.tz)

@@ -3,17 +3,20 @@ outlet's series; enterprises and their outlets."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel
 
 from alerts.accounts import Principal
 from alerts.emission_cycle import OUTLET_HOUR_MEASUREMENT
 from api.auth import SignedIn
+from api.cached_response import CACHE_NOTE, age_headers
 from api.deps import AppContext, Context
-from api.outlet_view import hour_view, latest_view, outlet_public, status_of
-from api.routes.stations import EVERY_HELP, series_public
+from api.latest_cache import Snapshot
+from api.outlet_view import SHOWN, hour_view, latest_view, outlet_public, status_of
+from api.routes.stations import EVERY_HELP
 from api.schemas import (
     EnterprisePublic,
     EnterprisesPublic,
@@ -21,6 +24,7 @@ from api.schemas import (
     OutletsPublic,
     SeriesPublic,
 )
+from api.series_view import series_public
 from api.time_params import End, Start, resolve_range
 from config.outlets import LIMITED_POLLUTANTS, Outlet
 from ingest.hj212_records import measurement_of
@@ -41,22 +45,41 @@ def _measurement(kind: str) -> str:
     return OUTLET_HOUR_MEASUREMENT if kind == "judged" else measurement_of(kind)
 
 
-def _views(ctx: AppContext, outlets: list[Outlet]) -> list[OutletPublic]:
-    """Every outlet with its newest record and judged hour (four queries in all)."""
-    minute = ctx.store.latest_by_tag(measurement_of("minute"), "mn")
-    rtd = ctx.store.latest_by_tag(measurement_of("rtd"), "mn")
-    hours = ctx.store.latest_by_tag(OUTLET_HOUR_MEASUREMENT, "mn")
-    now = datetime.now(UTC)
-    views = []
-    for outlet in outlets:
+# Fields each latest-values query reads (stored names): what latest_view and hour_view show.
+RECORD_FIELDS = [*SHOWN, *(f"{p}_flag" for p in SHOWN),
+                 *(f"{p}_zs" for p in LIMITED_POLLUTANTS)]
+HOUR_FIELDS = [*LIMITED_POLLUTANTS, *(f"{p}_zs" for p in LIMITED_POLLUTANTS),
+               *(f"{p}_basis" for p in LIMITED_POLLUTANTS)]
+
+
+def _read_views(ctx: AppContext, fetched_at: datetime) -> dict[str, OutletPublic]:
+    """Every registered outlet with its newest record and judged hour, by MN (three queries
+    in all, each for only the fields shown); the status is judged as of `fetched_at`."""
+    minute = ctx.store.latest_by_tag(measurement_of("minute"), "mn", RECORD_FIELDS)
+    rtd = ctx.store.latest_by_tag(measurement_of("rtd"), "mn", RECORD_FIELDS)
+    hours = ctx.store.latest_by_tag(OUTLET_HOUR_MEASUREMENT, "mn", HOUR_FIELDS)
+    views = {}
+    for outlet in ctx.outlets.outlets:
         candidates = [(p, k) for p, k in ((rtd.get(outlet.mn), "rtd"),
                                           (minute.get(outlet.mn), "minute")) if p]
         point, kind = max(candidates, key=lambda c: c[0]["time_s"]) if candidates else (None, "")
         latest = latest_view(point, kind, outlet, ctx.tz)
         hour = hour_view(hours.get(outlet.mn), outlet, ctx.tz)
-        status = status_of(latest, hour, now, ctx.settings.emissions.offline_after_s)
-        views.append(outlet_public(outlet, latest, hour, status))
+        status = status_of(latest, hour, fetched_at, ctx.settings.emissions.offline_after_s)
+        views[outlet.mn] = outlet_public(outlet, latest, hour, status)
     return views
+
+
+def _snapshot(ctx: AppContext) -> Snapshot[dict[str, OutletPublic]]:
+    """The views of every outlet, shared by all callers for api.latest_cache_s seconds;
+    callers filter them to what they may see (scoping applies after the cache)."""
+    return ctx.latest.get("outlets", lambda fetched_at: _read_views(ctx, fetched_at))
+
+
+def _json(model: BaseModel, ctx: AppContext, snapshot: Snapshot[object]) -> Response:
+    """`model` encoded once, as FastAPI would, without validating the cached views again."""
+    return Response(model.model_dump_json(), media_type="application/json",
+                    headers=age_headers(ctx.latest, snapshot))
 
 
 def _known(ctx: AppContext, mn: str, who: Principal) -> Outlet:
@@ -67,23 +90,29 @@ def _known(ctx: AppContext, mn: str, who: Principal) -> Outlet:
 
 
 @router.get("/api/outlets", response_model=OutletsPublic,
-            summary="All outlets with latest values (measured and at reference O2) and status")
+            summary="All outlets with latest values (measured and at reference O2) and status",
+            description=CACHE_NOTE)
 def list_outlets(
     ctx: Context, who: SignedIn,
     enterprise: Annotated[str | None, Query(description="only this enterprise's")] = None,
     industry: Annotated[str | None, Query(description="e.g. power, steel, cement")] = None,
-) -> OutletsPublic:
-    chosen = [o for o in ctx.outlets.outlets
-              if (enterprise is None or o.enterprise == enterprise)
-              and (industry is None or o.industry == industry)
-              and who.can_see_enterprise(o.enterprise)]
-    data = _views(ctx, chosen)
-    return OutletsPublic(data=data, count=len(data))
+) -> Response:
+    snapshot = _snapshot(ctx)
+    data = [snapshot.value[o.mn] for o in ctx.outlets.outlets
+            if (enterprise is None or o.enterprise == enterprise)
+            and (industry is None or o.industry == industry)
+            and who.can_see_enterprise(o.enterprise)]
+    listing = OutletsPublic.model_construct(data=data, count=len(data),
+                                            fetched_at=ctx.local(snapshot.fetched_at))
+    return _json(listing, ctx, snapshot)
 
 
-@router.get("/api/outlets/{mn}", response_model=OutletPublic, summary="One outlet")
-def get_outlet(mn: str, ctx: Context, who: SignedIn) -> OutletPublic:
-    return _views(ctx, [_known(ctx, mn, who)])[0]
+@router.get("/api/outlets/{mn}", response_model=OutletPublic, summary="One outlet",
+            description=CACHE_NOTE)
+def get_outlet(mn: str, ctx: Context, who: SignedIn) -> Response:
+    outlet = _known(ctx, mn, who)
+    snapshot = _snapshot(ctx)
+    return _json(snapshot.value[outlet.mn], ctx, snapshot)
 
 
 @router.get("/api/outlets/{mn}/series", response_model=SeriesPublic,
@@ -114,31 +143,36 @@ def outlet_series(
                                    SPAN_S[kind])
     frame = ctx.store.read_series(measurement, "mn", mn, chosen, start_s, end_s,
                                   every_s=every_s, limit=limit)
-    return series_public(mn, frame, chosen, start_s, end_s, every_s, ctx)
+    return series_public(mn, frame, chosen, start_s, end_s, every_s, ctx.tz)
 
 
 @router.get("/api/enterprises", response_model=EnterprisesPublic,
-            summary="Enterprises with their outlets' statuses")
-def list_enterprises(ctx: Context, who: SignedIn) -> EnterprisesPublic:
+            summary="Enterprises with their outlets' statuses", description=CACHE_NOTE)
+def list_enterprises(ctx: Context, who: SignedIn) -> Response:
     visible = {name: outlets for name, outlets in ctx.outlets.enterprises().items()
                if who.can_see_enterprise(name)}
-    views = _views(ctx, [o for outlets in visible.values() for o in outlets])
+    snapshot = _snapshot(ctx)
     data = []
     for name, outlets in visible.items():
         statuses: dict[str, int] = {}
-        for view in views:
-            if view.enterprise == name:
-                statuses[view.status.code] = statuses.get(view.status.code, 0) + 1
+        for outlet in outlets:
+            code = snapshot.value[outlet.mn].status.code
+            statuses[code] = statuses.get(code, 0) + 1
         data.append(EnterprisePublic(name=name, industries=sorted({o.industry for o in outlets}),
                                      outlets=len(outlets), statuses=statuses))
-    return EnterprisesPublic(data=data, count=len(data))
+    listing = EnterprisesPublic.model_construct(data=data, count=len(data),
+                                                fetched_at=ctx.local(snapshot.fetched_at))
+    return _json(listing, ctx, snapshot)
 
 
 @router.get("/api/enterprises/{name}/outlets", response_model=OutletsPublic,
-            summary="One enterprise's outlets")
-def enterprise_outlets(name: str, ctx: Context, who: SignedIn) -> OutletsPublic:
+            summary="One enterprise's outlets", description=CACHE_NOTE)
+def enterprise_outlets(name: str, ctx: Context, who: SignedIn) -> Response:
     outlets = ctx.outlets.enterprises().get(name)
     if outlets is None or not who.can_see_enterprise(name):
         raise HTTPException(404, f"enterprise {name!r} has no outlet in the outlet register")
-    data = _views(ctx, outlets)
-    return OutletsPublic(data=data, count=len(data))
+    snapshot = _snapshot(ctx)
+    data = [snapshot.value[o.mn] for o in outlets]
+    listing = OutletsPublic.model_construct(data=data, count=len(data),
+                                            fetched_at=ctx.local(snapshot.fetched_at))
+    return _json(listing, ctx, snapshot)

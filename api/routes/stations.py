@@ -3,16 +3,20 @@ Public ambient data: every signed-in user, enterprise users included, reads all 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from alerts.analytics_loop import STATION_AQI_MEASUREMENT, STATION_DAILY_MEASUREMENT
-from api.aqi_view import aqi_public
 from api.auth import signed_in
+from api.cached_response import CACHE_NOTE, EncodedJson, age_headers, encoded_response
 from api.deps import AppContext, Context
-from api.schemas import LatestReading, SeriesPublic, StationPublic, StationsPublic
+from api.latest_cache import Snapshot
+from api.schemas import SeriesPublic, StationPublic, StationsPublic
+from api.series_view import series_public
+from api.station_view import Points, station_json, stations_body
 from api.time_params import End, Start, resolve_range
 from config.stations import POLLUTANTS, Station
 from ingest.line_protocol import STATION_MEASUREMENT
@@ -20,52 +24,60 @@ from ingest.line_protocol import STATION_MEASUREMENT
 router = APIRouter(prefix="/api/stations", tags=["stations"], dependencies=[Depends(signed_in)])
 EVERY_HELP = "mean per bucket of this many seconds; omit for raw points"
 ALL = ",".join(POLLUTANTS)
+READING_FIELDS = [*POLLUTANTS, *(f"{p}_flag" for p in POLLUTANTS)]
+AQI_FIELDS = ["aqi", "level", "primary", "edition"]  # what aqi_public shows
 
 
-def _latest(point: dict[str, object] | None, ctx: AppContext) -> LatestReading | None:
-    if not point:
-        return None
-    values = {p: float(point[p]) for p in POLLUTANTS if p in point}  # type: ignore[arg-type]
-    flags = {p: str(point[f"{p}_flag"]) for p in POLLUTANTS if f"{p}_flag" in point}
-    moment = datetime.fromtimestamp(int(point["time_s"]), UTC)  # type: ignore[call-overload]
-    return LatestReading(time=ctx.local(moment), values=values, flags=flags)
+@dataclass(frozen=True)
+class StationPoints:
+    """Newest reading, hourly AQI and daily AQI of every station, by station id, and the
+    whole station list already encoded as JSON (StationsPublic), for the cache."""
+
+    latest: Points
+    aqi: Points
+    daily: Points
+    body: EncodedJson
 
 
-def _station(station: Station, latest: dict, aqi: dict, daily: dict, ctx: AppContext
-             ) -> StationPublic:
-    return StationPublic(
-        id=station.id, name=station.name, city=station.city, district=station.district,
-        lat=station.lat, lon=station.lon, latest=_latest(latest.get(station.id), ctx),
-        aqi=aqi_public(aqi.get(station.id), ctx.tz),
-        daily_aqi=aqi_public(daily.get(station.id), ctx.tz),
-    )
+def _read_points(ctx: AppContext, fetched_at: datetime) -> StationPoints:
+    """Three queries, each for only the fields the station list shows; then the list's JSON,
+    encoded once per snapshot rather than once per request (and gzipped once when cached)."""
+    latest, aqi, daily = (ctx.store.latest_by_tag(m, "station", fields)
+                          for m, fields in ((STATION_MEASUREMENT, READING_FIELDS),
+                                            (STATION_AQI_MEASUREMENT, AQI_FIELDS),
+                                            (STATION_DAILY_MEASUREMENT, AQI_FIELDS)))
+    body = stations_body(ctx.stations.stations, latest, aqi, daily, ctx.tz, fetched_at)
+    return StationPoints(latest, aqi, daily,
+                         EncodedJson.of(body, gzipped=ctx.latest.ttl_s > 0))
 
 
-def _latest_points(ctx: AppContext) -> tuple[dict, dict, dict]:
-    """Newest reading, hourly AQI and daily AQI of every station (three queries in all)."""
-    return tuple(ctx.store.latest_by_tag(m, "station")  # type: ignore[return-value]
-                 for m in (STATION_MEASUREMENT, STATION_AQI_MEASUREMENT,
-                           STATION_DAILY_MEASUREMENT))
+def _snapshot(ctx: AppContext) -> Snapshot[StationPoints]:
+    return ctx.latest.get("stations", lambda fetched_at: _read_points(ctx, fetched_at))
 
 
-@router.get("", response_model=StationsPublic, summary="All stations with latest reading and AQI")
-def list_stations(ctx: Context) -> StationsPublic:
-    latest, aqi, daily = _latest_points(ctx)
-    data = [_station(s, latest, aqi, daily, ctx) for s in ctx.stations.stations]
-    return StationsPublic(data=data, count=len(data))
+@router.get("", response_model=StationsPublic, summary="All stations with latest reading and AQI",
+            description=CACHE_NOTE)
+def list_stations(ctx: Context, request: Request) -> Response:
+    snapshot = _snapshot(ctx)
+    return encoded_response(snapshot.value.body, request, age_headers(ctx.latest, snapshot))
 
 
 def _known(ctx: AppContext, station_id: str) -> Station:
-    station = ctx.stations.by_id().get(station_id)
+    station = ctx.station_by_id.get(station_id)
     if station is None:
         raise HTTPException(404, f"station {station_id!r} is not in the station register")
     return station
 
 
-@router.get("/{station_id}", response_model=StationPublic, summary="One station")
-def get_station(station_id: str, ctx: Context) -> StationPublic:
+@router.get("/{station_id}", response_model=StationPublic, summary="One station",
+            description=CACHE_NOTE)
+def get_station(station_id: str, ctx: Context, response: Response) -> StationPublic:
     station = _known(ctx, station_id)
-    return _station(station, *_latest_points(ctx), ctx)
+    snapshot = _snapshot(ctx)
+    response.headers.update(age_headers(ctx.latest, snapshot))
+    points = snapshot.value
+    return StationPublic.model_validate(
+        station_json(station, points.latest, points.aqi, points.daily, ctx.tz))
 
 
 @router.get("/{station_id}/series", response_model=SeriesPublic,
@@ -87,7 +99,7 @@ def station_series(
         start, end, lambda: ctx.store.latest_time_s(STATION_MEASUREMENT), 7 * 86400)
     frame = ctx.store.read_series(STATION_MEASUREMENT, "station", station_id, fields,
                                   start_s, end_s, every_s=every_s, limit=limit)
-    return series_public(station_id, frame, fields, start_s, end_s, every_s, ctx)
+    return series_public(station_id, frame, fields, start_s, end_s, every_s, ctx.tz)
 
 
 DAILY_FIELDS = ["aqi", "level", "pm25_mean", "pm10_mean", "so2_mean", "no2_mean", "co_mean",
@@ -106,24 +118,4 @@ def station_daily(
         start, end, lambda: ctx.store.latest_time_s(STATION_DAILY_MEASUREMENT), 31 * 86400)
     frame = ctx.store.read_series(STATION_DAILY_MEASUREMENT, "station", station_id,
                                   DAILY_FIELDS, start_s, end_s)
-    return series_public(station_id, frame, DAILY_FIELDS, start_s, end_s, None, ctx)
-
-
-def series_public(source: str, frame, fields: list[str], start_s: int, end_s: int,  # type: ignore[no-untyped-def]
-                  every_s: int | None, ctx: AppContext) -> SeriesPublic:
-    points = []
-    for row in frame.itertuples(index=False):
-        point: dict[str, object] = {
-            "time": ctx.local(datetime.fromtimestamp(int(row.time_s), UTC)).isoformat()}
-        for field in fields:
-            value = getattr(row, field)
-            if isinstance(value, str):  # flags and other text fields
-                point[field] = value
-            else:
-                point[field] = None if value != value else float(value)  # NaN → null
-        points.append(point)
-    return SeriesPublic(
-        source=source, start=ctx.local(datetime.fromtimestamp(start_s, UTC)),
-        end=ctx.local(datetime.fromtimestamp(end_s, UTC)), every_s=every_s, fields=fields,
-        points=points, count=len(points),
-    )
+    return series_public(station_id, frame, DAILY_FIELDS, start_s, end_s, None, ctx.tz)
