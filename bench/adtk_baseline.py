@@ -131,7 +131,7 @@ def run_baseline(bundle: Path, out: Path | None = None,
 # -------------------------------------------------------------------- worker (ADTK virtualenv)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def anomaly_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) inclusive of each True run, after closing gaps ≤ CLOSE_GAP_H."""
     import numpy as np
 
@@ -147,9 +147,12 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return merged
 
 
-def _detect_series(series: pd.Series, converted: pd.Series | None, limit: float | None,
-                   settings: dict[str, float]) -> dict[str, np.ndarray]:
-    """detector → (T,) bool anomalies of one hourly series (NaN = no valid value)."""
+def detect_series(series: pd.Series, converted: pd.Series | None, limit: float | None,
+                  settings: dict[str, float]) -> dict[str, np.ndarray]:
+    """detector → (T,) bool anomalies of one hourly series (NaN = no valid value).
+
+    Also the unit of work that bench/adtk_speed_worker.py times: one series, all detectors.
+    """
     import numpy as np
     from adtk.detector import (
         InterQuartileRangeAD,
@@ -183,6 +186,23 @@ def _detect_series(series: pd.Series, converted: pd.Series | None, limit: float 
         except (ValueError, RuntimeError):
             continue  # e.g. a constant series: nothing to fit
     return out
+
+
+def typed_runs(masks: dict[str, np.ndarray], kind: str, n_hours: int
+               ) -> list[tuple[str, int, int, int, list[str]]]:
+    """(type, first, last, anomalous hours, detectors) of each finding of one series: the hours
+    of every detector mapped to a type are merged, and each run (gaps ≤ CLOSE_GAP_H closed) is
+    one finding, as Lantian reports one finding per episode."""
+    import numpy as np
+
+    by_type: dict[str, np.ndarray] = {}
+    used: dict[str, list[str]] = {}
+    for name, mask in masks.items():
+        for type_ in MAPPING[name][kind]:
+            by_type[type_] = by_type.get(type_, np.zeros(n_hours, bool)) | mask
+            used.setdefault(type_, []).append(name)
+    return [(type_, first, last, int(mask[first:last + 1].sum()), used[type_])
+            for type_, mask in by_type.items() for first, last in anomaly_runs(mask)]
 
 
 def detect_bundle(bundle: Path, settings: dict[str, float] | None = None
@@ -225,22 +245,14 @@ def detect_bundle(bundle: Path, settings: dict[str, float] | None = None
                 if np.isfinite(ref) and (source["id"], "o2") in wide.columns:
                     o2 = wide[(source["id"], "o2")].clip(upper=20.0)
                     converted = series * (21.0 - ref) / (21.0 - o2)
-            masks = _detect_series(series, converted, limit, chosen)
-            by_type: dict[str, np.ndarray] = {}
-            used: dict[str, list[str]] = {}
-            for name, mask in masks.items():
-                for type_ in MAPPING[name][kind]:
-                    by_type[type_] = by_type.get(type_, np.zeros(len(index), bool)) | mask
-                    used.setdefault(type_, []).append(name)
-            for type_, mask in by_type.items():
-                for first, last in _runs(mask):
-                    hours = int(mask[first:last + 1].sum())
-                    findings.append({
-                        "source": source["id"], "pollutant": pollutant, "type": type_,
-                        "start": local[first].isoformat(), "end": local[last].isoformat(),
-                        "score": float(hours),
-                        "evidence": {"detectors": used[type_], "anomalous_hours": hours},
-                    })
+            masks = detect_series(series, converted, limit, chosen)
+            for type_, first, last, hours, used in typed_runs(masks, kind, len(index)):
+                findings.append({
+                    "source": source["id"], "pollutant": pollutant, "type": type_,
+                    "start": local[first].isoformat(), "end": local[last].isoformat(),
+                    "score": float(hours),
+                    "evidence": {"detectors": used, "anomalous_hours": hours},
+                })
     return findings
 
 

@@ -26,6 +26,7 @@ AIR_O2_PCT = 20.9  # what an O2 analyser reads in dry ambient air
 # GB 3095 / HJ 75: an hour is valid with ≥ 45 minutes of data; same share for any finer step.
 VALID_HOUR_SHARE = 0.75
 _NOT_MEASURED = np.array([b"M", b"C", b"D", b"F", b"S", b"B"], dtype="S1")
+_REDUCE_ROWS = 16  # sources reduced to hourly means at a time (16 × 43,200 minutes ≈ 5.5 MB)
 
 
 @dataclass(frozen=True)
@@ -164,32 +165,60 @@ class AuditSeries:
         values: dict[str, np.ndarray] = {}
         flags: dict[str, np.ndarray] = {}
         for p, raw in self.values.items():
-            block = raw[:, cut].reshape(n_sources, n_hours, per)
-            present = ~np.isnan(block)
-            n_present = np.count_nonzero(present, axis=2)
-            total = np.where(present, block, 0.0).sum(axis=2)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean_all = np.where(n_present > 0, total / np.maximum(n_present, 1), np.nan)
-            if p not in self.flags:  # the common case: no flags, every value is measured
-                values[p] = np.where(n_present >= VALID_HOUR_SHARE * per, mean_all, np.nan)
-                continue
-            # Flags compared as bytes (uint8): np.isin on S1 arrays is ~10× slower.
-            codes = self.flags[p][:, cut].view(np.uint8).reshape(n_sources, n_hours, per)
-            measured = present & ((codes == ord("N")) | (codes == ord("T")))
-            n_measured = np.count_nonzero(measured, axis=2)
-            ok = n_measured >= VALID_HOUR_SHARE * per
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean_measured = np.where(measured, block, 0.0).sum(axis=2) / n_measured
-            if ok.all():
-                values[p] = mean_measured
-                flags[p] = np.full(ok.shape, NORMAL, dtype="S1")
-                continue
-            counts = np.stack([np.count_nonzero(present & (codes == f[0]), axis=2)
-                               for f in _NOT_MEASURED.tolist()])
-            commonest = _NOT_MEASURED[counts.argmax(axis=0)]
-            flagged = ~ok & (counts.max(axis=0) > 0)
-            values[p] = np.where(ok, mean_measured, np.where(flagged, mean_all, np.nan))
-            flags[p] = np.where(flagged, commonest, NORMAL).astype("S1")
+            given = self.flags.get(p)
+            values[p] = np.empty((n_sources, n_hours))
+            if given is not None:
+                flags[p] = np.empty((n_sources, n_hours), dtype="S1")
+            # A few sources at a time: the (rows, hours, per) temporaries stay small enough
+            # to be reused from the heap instead of page-faulted in afresh for every array
+            # (~2× faster on 500 × 43,200 minutes); every hour is reduced exactly as at once.
+            for first in range(0, n_sources, _REDUCE_ROWS):
+                rows = slice(first, min(first + _REDUCE_ROWS, n_sources))
+                n_rows = rows.stop - rows.start
+                block = raw[rows, cut].reshape(n_rows, n_hours, per)
+                codes = (None if given is None
+                         else given[rows, cut].view(np.uint8).reshape(n_rows, n_hours, per))
+                means, hour_flags = _mean_hours(block, codes, per)
+                values[p][rows] = means
+                if hour_flags is not None:
+                    flags[p][rows] = hour_flags
         times = self.times[cut][::per]
         return replace(self, times=times, values=values, flags=flags, step_s=3600)
 
+
+def _mean_hours(block: np.ndarray, codes: np.ndarray | None, per: int
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(S, H) hourly means and S1 flags (None without flags) of (S, H, per) values and their
+    flag bytes; the rules of `AuditSeries.hourly`."""
+    present = ~np.isnan(block)
+    if codes is None:  # the common case: no flags, every value is measured
+        mean_all, n_present = _mean_present(block, present)
+        return np.where(n_present >= VALID_HOUR_SHARE * per, mean_all, np.nan), None
+    # Flags compared as bytes (uint8): np.isin on S1 arrays is ~10× slower.
+    measured = present & ((codes == ord("N")) | (codes == ord("T")))
+    n_measured = np.count_nonzero(measured, axis=2)
+    ok = n_measured >= VALID_HOUR_SHARE * per
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_measured = np.where(measured, block, 0.0).sum(axis=2) / n_measured
+    if ok.all():  # usual: then the mean of every value present is not needed
+        return mean_measured, np.full(ok.shape, NORMAL, dtype="S1")
+    mean_all, _ = _mean_present(block, present)
+    counts = np.stack([np.count_nonzero(present & (codes == f[0]), axis=2)
+                       for f in _NOT_MEASURED.tolist()])
+    commonest = _NOT_MEASURED[counts.argmax(axis=0)]
+    flagged = ~ok & (counts.max(axis=0) > 0)
+    return (np.where(ok, mean_measured, np.where(flagged, mean_all, np.nan)),
+            np.where(flagged, commonest, NORMAL).astype("S1"))
+
+
+def _mean_present(block: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S, H) mean of the values present in each hour of (S, H, per) (NaN if none), and
+    how many there are."""
+    n_present = np.count_nonzero(present, axis=2)
+    # Nothing missing (process signals, often): the same sums without the zero-filled copy
+    # (C order, as np.where returns, so that the sums run in the same order).
+    filled = (np.ascontiguousarray(block) if n_present.min(initial=block.shape[2])
+              == block.shape[2] else np.where(present, block, 0.0))
+    total = filled.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_present > 0, total / np.maximum(n_present, 1), np.nan), n_present

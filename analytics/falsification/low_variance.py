@@ -25,7 +25,7 @@ import pandas as pd
 from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.flatline import measured_hourly
 from analytics.falsification.nan_median import nan_median
-from analytics.falsification.neighbours import distances_km, neighbour_mask
+from analytics.falsification.neighbours import distance_ranks, distances_km, neighbour_mask
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 
@@ -173,7 +173,7 @@ def _neighbour_norm(hourly: AuditSeries, sd: np.ndarray, level: np.ndarray,
     mask = neighbour_mask(hourly, settings.radius_km)
     if mask.sum(axis=1).max(initial=0) > settings.max_neighbours:
         distance = np.where(mask, distances_km(hourly.lat, hourly.lon), np.inf)
-        rank = np.argsort(np.argsort(distance, axis=1, kind="stable"), axis=1)
+        rank = distance_ranks(distance)
         mask &= rank < settings.max_neighbours
     counts = mask.sum(axis=1)
     if not np.any(counts >= settings.min_neighbours):
@@ -188,7 +188,8 @@ def _neighbour_norm(hourly: AuditSeries, sd: np.ndarray, level: np.ndarray,
     enough = np.count_nonzero(~np.isnan(scaled), axis=1) >= settings.min_neighbours
     rows = counts >= settings.min_neighbours
     if rows.any():
-        out[rows] = np.where(enough[rows], nan_median(scaled[rows], axis=1), np.nan)
+        picked = scaled if rows.all() else scaled[rows]  # a copy only when some rows lack
+        out[rows] = np.where(enough[rows], nan_median(picked, axis=1), np.nan)
     return out
 
 

@@ -31,12 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.flatline import measured_hourly
-from analytics.falsification.nan_median import nan_median
-from analytics.falsification.neighbours import distances_km, neighbour_mask
+from analytics.falsification.nan_median import (
+    centred_rolling_median,
+    daily_rolling_median,
+    hours_of_days,
+    nan_median,
+)
+from analytics.falsification.neighbours import distance_ranks, distances_km, neighbour_mask
 from analytics.falsification.run_findings import close_gaps, finding, number, runs
 from analytics.findings import Finding
 
@@ -143,13 +147,6 @@ def _detect(hourly: AuditSeries, p: str, mask: np.ndarray,
     present = np.arange(width)[None, :] < counts[:, None]
     index[present] = np.nonzero(mask)[1]
     gathered = np.where(present[:, :, None], x[index], np.nan)  # (S, K, T)
-    reporting = np.count_nonzero(~np.isnan(gathered), axis=1)
-    nbr = np.full(x.shape, np.nan)
-    enough = reporting >= settings.min_neighbours
-    rows_ok = counts >= settings.min_neighbours
-    if rows_ok.any():
-        nbr[rows_ok] = nan_median(gathered[rows_ok], axis=1)
-    nbr = np.where(enough, nbr, np.nan)
     floor = float(settings.floors.get(p, 0.0))
     window = max(1, round(settings.baseline_days * 24))
     n_cols = x.shape[1]
@@ -162,20 +159,18 @@ def _detect(hourly: AuditSeries, p: str, mask: np.ndarray,
         pair = np.where((gathered >= floor) & (x[:, None, :] >= 0),
                         np.log(np.maximum(x[:, None, :], keep) / gathered), np.nan)
     flat = pair.reshape(-1, n_cols)
-    pair_base = _rolling_median_by_day(flat, window, settings.min_baseline_hours)
-    pair_resid = (flat - pair_base).reshape(pair.shape)
+    daily_base = daily_rolling_median(flat, window, settings.min_baseline_hours)
+    pair_resid = (flat - hours_of_days(daily_base, n_cols)).reshape(pair.shape)
     voters = np.count_nonzero(~np.isnan(pair_resid), axis=1)
     resid = np.where(voters >= settings.min_neighbours, nan_median(pair_resid, axis=1), np.nan)
-    baseline = np.where(voters >= settings.min_neighbours,
-                        nan_median(pair_base.reshape(pair.shape), axis=1), np.nan)
+    daily_base = daily_base.reshape(*pair.shape[:2], -1)  # (S, K, days)
     judged = ~np.isnan(resid)
-    smooth = pd.DataFrame(resid.T).rolling(settings.smooth_hours, min_periods=(
-        settings.smooth_hours + 1) // 2, center=True).median().to_numpy().T
+    smooth = centred_rolling_median(resid, settings.smooth_hours,
+                                    (settings.smooth_hours + 1) // 2)
     smooth = np.where(judged, smooth, np.nan)
-    with np.errstate(invalid="ignore"):
-        mad = np.nanmedian(np.abs(resid - np.nanmedian(resid, axis=1, keepdims=True)),
-                           axis=1) if resid.size else np.array([])
-    scale = 1.4826 * np.where(np.isfinite(mad) & (mad > 0), mad, np.nan)
+    # The robust scale of each station's residuals, the neighbours' median and the baseline
+    # are needed only where a candidate span is judged: computed for those stations alone.
+    scale: dict[int, np.ndarray] = {}
     limit = float(np.log(settings.candidate_ratio))
     findings: list[Finding] = []
     with np.errstate(invalid="ignore"):
@@ -195,6 +190,8 @@ def _detect(hourly: AuditSeries, p: str, mask: np.ndarray,
             if len(span_resid) < settings.min_hours * settings.min_judged_share:
                 continue
             level = float(np.median(span_resid))
+            if row not in scale:
+                scale[row] = _robust_scale(resid[row])
             span_z = level / scale[row]
             if not (sign * level >= -np.log(settings.max_ratio)
                     and sign * span_z >= settings.min_z):
@@ -205,7 +202,12 @@ def _detect(hourly: AuditSeries, p: str, mask: np.ndarray,
                 continue  # neighbours diverge alike: a front or a regional pattern
             if _pasted(x[row], first, last):
                 continue  # the station's own earlier days pasted in: copy_paste's
-            evidence = _evidence(hourly, x, nbr, baseline, index[row], present[row],
+            around = _neighbours_median(gathered[row, :, cut], int(counts[row]),
+                                        settings.min_neighbours)
+            # The baseline is constant within a day: its median over neighbours is per day.
+            base = np.where(voters[row, cut] >= settings.min_neighbours, hours_of_days(
+                nan_median(daily_base[row], axis=0), n_cols)[cut], np.nan)
+            evidence = _evidence(hourly, x, around, base, index[row], present[row],
                                  distance[row], int(row), int(first), int(last), direction,
                                  level, span_z, p, settings)
             if evidence is None:
@@ -215,25 +217,21 @@ def _detect(hourly: AuditSeries, p: str, mask: np.ndarray,
     return findings
 
 
-def _rolling_median_by_day(flat: np.ndarray, window: int, min_hours: int) -> np.ndarray:
-    """Centred rolling median over `window` hours, computed on daily medians.
+def _neighbours_median(gathered: np.ndarray, n_neighbours: int, min_neighbours: int
+                       ) -> np.ndarray:
+    """(T,) median of a station's (K, T) neighbour values per hour; NaN where fewer than
+    `min_neighbours` report, and everywhere for a station with fewer neighbours."""
+    if n_neighbours < min_neighbours:
+        return np.full(gathered.shape[1], np.nan)
+    reporting = np.count_nonzero(~np.isnan(gathered), axis=0)
+    return np.where(reporting >= min_neighbours, nan_median(gathered, axis=0), np.nan)
 
-    The median of each 24-h block, then a centred rolling median over the blocks, spread
-    back to the hours: a usual ratio changes over days, not hours, and this costs 1/24 of
-    an hourly rolling median (one series per station pair).
-    """
-    n_series, n_cols = flat.shape
-    days = -(-n_cols // 24)
-    padded = np.full((n_series, days * 24), np.nan)
-    padded[:, :n_cols] = flat
-    blocks = padded.reshape(n_series, days, 24).transpose(0, 2, 1)  # (n, 24, days)
-    daily = nan_median(blocks, axis=1)  # (n, days)
-    counts = np.count_nonzero(~np.isnan(blocks), axis=1)
-    daily = np.where(counts >= 6, daily, np.nan)  # a day needs a quarter of its hours
-    window_days = max(1, round(window / 24))
-    rolled = pd.DataFrame(daily.T).rolling(window_days, min_periods=max(1, min_hours // 24),
-                                           center=True).median().to_numpy().T
-    return np.repeat(rolled, 24, axis=1)[:, :n_cols]
+
+def _robust_scale(resid: np.ndarray) -> np.ndarray:
+    """1.4826 × MAD of one station's (T,) residuals (≈ their std); NaN when not > 0."""
+    with np.errstate(invalid="ignore"):
+        mad = nan_median(np.abs(resid - nan_median(resid, axis=0)), axis=0)
+    return 1.4826 * np.where(np.isfinite(mad) & (mad > 0), mad, np.nan)
 
 
 def _nearest(hourly: AuditSeries, mask: np.ndarray, k: int) -> np.ndarray:
@@ -241,7 +239,7 @@ def _nearest(hourly: AuditSeries, mask: np.ndarray, k: int) -> np.ndarray:
     if k <= 0 or mask.sum(axis=1).max(initial=0) <= k:
         return mask
     distance = np.where(mask, distances_km(hourly.lat, hourly.lon), np.inf)
-    rank = np.argsort(np.argsort(distance, axis=1, kind="stable"), axis=1)
+    rank = distance_ranks(distance)
     return mask & (rank < k)
 
 
@@ -259,14 +257,16 @@ def _pasted(own: np.ndarray, first: int, last: int) -> bool:
     return False
 
 
-def _evidence(hourly: AuditSeries, x: np.ndarray, nbr: np.ndarray, baseline: np.ndarray,
+def _evidence(hourly: AuditSeries, x: np.ndarray, around: np.ndarray, base: np.ndarray,
               index: np.ndarray, present: np.ndarray, distance: np.ndarray, row: int,
               first: int, last: int, direction: str, level: float, span_z: float,
               hourly_pollutant: str, settings: NeighborDivergenceSettings
               ) -> dict[str, Any] | None:
-    """The numbers an inspector cites, or None when the station stopped tracking at all."""
+    """The numbers an inspector cites, or None when the station stopped tracking at all.
+
+    `around` and `base` are the neighbours' median and the usual log ratio over the span."""
     cut = slice(first, last + 1)
-    own, around = x[row, cut], nbr[row, cut]
+    own = x[row, cut]
     both = ~np.isnan(own) & ~np.isnan(around) & (own > 0) & (around > 0)
     if np.count_nonzero(both) < settings.min_hours:
         return None
@@ -274,7 +274,7 @@ def _evidence(hourly: AuditSeries, x: np.ndarray, nbr: np.ndarray, baseline: np.
     around_sd = float(np.std(np.log(around[both])))
     if around_sd > 0 and own_sd < settings.min_tracking * around_sd:
         return None  # stuck or smoothed: flatline / low_variance, not a covered inlet
-    predicted = around * np.exp(baseline[row, cut])
+    predicted = around * np.exp(base)
     neighbours = [
         {"station": hourly.sources[j], "distance_km": number(float(distance[j]), 1),
          "mean": number(float(np.nanmean(x[j, cut])) if np.any(~np.isnan(x[j, cut]))
@@ -294,7 +294,7 @@ def _evidence(hourly: AuditSeries, x: np.ndarray, nbr: np.ndarray, baseline: np.
         "ratio": number(station_mean / predicted_mean if predicted_mean > 0
                         else float("nan"), 3),
         "median_ratio_to_prediction": number(float(np.exp(level)), 3),
-        "usual_ratio_to_neighbours": number(float(np.exp(np.nanmedian(baseline[row, cut]))),
+        "usual_ratio_to_neighbours": number(float(np.exp(np.nanmedian(base))),
                                             3),
         "neighbours_median_mean": number(float(np.nanmean(around[both])), 1),
         "z": number(span_z, 2),

@@ -32,6 +32,16 @@ def neighbour_mask(series: AuditSeries, radius_km: float = DEFAULT_RADIUS_KM) ->
         return (distance <= radius_km) & ~np.eye(n, dtype=bool)
 
 
+def distance_ranks(distance: np.ndarray) -> np.ndarray:
+    """(S, S) rank of each column within its row by `distance` (0 = nearest; ties in column
+    order, NaN last): the inverse of one stable argsort, half the cost of argsorting twice."""
+    order = np.argsort(distance, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(order.shape[1]), order.shape),
+                      axis=1)
+    return ranks
+
+
 def neighbour_rows(series: AuditSeries, row: int,
                    radius_km: float = DEFAULT_RADIUS_KM) -> np.ndarray:
     """Rows of `row`'s neighbours, nearest first."""
