@@ -160,7 +160,9 @@ def _thread_group(name: str) -> str:
         return "collector paho"
     if name.startswith("paho-mqtt-client-bench-sub"):
         return "subscriber paho"
-    return {"MainThread": "main", "hj212-gateway": "gateway loop", "influx-writer": "writer",
+    if name.startswith("influx-writer"):
+        return "writers"
+    return {"MainThread": "main", "hj212-gateway": "gateway loop",
             UNITS_THREAD: "units"}.get(name, "other")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
+import subprocess
 import time
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
@@ -29,7 +30,7 @@ from config.settings import InfluxSettings
 from ingest.influx_store import InfluxStore
 from ingest.ingest_status import IngestStatusStore
 from ingest.line_protocol import reading_line
-from lantian.local_services import LocalService, stop_process, wait_until
+from lantian.local_services import LocalService, find_executable, stop_process, wait_until
 
 TOPIC = "lantian/v1/station/+/reading"
 
@@ -44,6 +45,10 @@ class JsonCase:
     publishers: int = 2
     stations: int = 500
     target_ratio: float | None = None
+    # "python": paho publisher processes; "c": one mosquitto_pub per station topic, so the
+    # publishers' own CPU (paho costs about as much per message as the collector) does not
+    # decide what a 2-core machine measures
+    publisher: str = "python"
 
 
 def _publisher(port: int, messages: list[tuple[str, bytes]], go: Event,
@@ -105,6 +110,53 @@ class Publishers:
         return cpu
 
 
+class CPublishers:
+    """`mosquitto_pub -l -q 1` processes, one per topic (it publishes stdin's lines to one
+    topic), started together by `go()`; the C client costs a fraction of paho's CPU."""
+
+    def __init__(self, port: int, messages: list[tuple[str, bytes]], run_dir: Path) -> None:
+        by_topic: dict[str, list[bytes]] = {}
+        for topic, body in messages:
+            if b"\n" in body:
+                raise ValueError("mosquitto_pub -l sends one message a line: no newlines")
+            by_topic.setdefault(topic, []).append(body)
+        self._files = []
+        for k, (topic, bodies) in enumerate(by_topic.items()):
+            path = run_dir / f"pub-{k}.txt"
+            path.write_bytes(b"\n".join(bodies) + b"\n")
+            self._files.append((topic, path))
+        self._argv = [find_executable("mosquitto_pub"), "-h", "127.0.0.1", "-p", str(port),
+                      "-q", "1", "-M", "1000", "-l"]
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def go(self) -> float:
+        self._cpu_before = _children_cpu_s()
+        started = time.time()
+        for topic, path in self._files:
+            with path.open("rb") as stdin:
+                self.procs.append(subprocess.Popen([*self._argv, "-t", topic], stdin=stdin))
+        return started
+
+    def join(self) -> float:
+        for proc in self.procs:
+            if proc.wait(600) != 0:
+                raise SystemExit(f"mosquitto_pub exited with {proc.returncode}")
+        return _children_cpu_s() - self._cpu_before
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def publishers_for(case: JsonCase, port: int, messages: list[tuple[str, bytes]],
+                   run_dir: Path, publisher: str | None = None) -> Publishers | CPublishers:
+    """The case's publishers (or `publisher`'s kind): paho processes or mosquitto_pub."""
+    if (publisher or case.publisher) == "c":
+        return CPublishers(port, messages, run_dir)
+    return Publishers(port, messages, case.publishers)
+
+
 def influx_ceiling(influx: LocalService, lines: list[str]) -> float:
     """Line protocol/s POSTed straight to InfluxDB, 5,000 lines a request."""
     store = InfluxStore(InfluxSettings(url=influx.url, database="ceiling"))
@@ -115,9 +167,10 @@ def influx_ceiling(influx: LocalService, lines: list[str]) -> float:
     return len(lines) / (time.perf_counter() - started)
 
 
-def mqtt_ceiling(broker: LocalService, messages: list[tuple[str, bytes]], per_message: int,
-                 publishers: int) -> tuple[float, dict[str, float]]:
-    """Readings/s of raw paho publish → subscribe, and the cores each side used."""
+def mqtt_ceiling(broker: LocalService, messages: list[tuple[str, bytes]], case: JsonCase,
+                 run_dir: Path, publisher: str = "python") -> tuple[float, dict[str, float]]:
+    """Readings/s into a counting paho subscriber — raw paho publish → subscribe with paho
+    publishers, the subscriber's own limit with mosquitto_pub — and the cores each used."""
     ctx = multiprocessing.get_context("fork")
     subscribed, finished = ctx.Event(), ctx.Queue()
     counter = ctx.Process(target=_counter, daemon=True,
@@ -126,7 +179,7 @@ def mqtt_ceiling(broker: LocalService, messages: list[tuple[str, bytes]], per_me
     try:
         if not subscribed.wait(30):
             raise SystemExit("the ceiling subscriber did not subscribe")
-        pubs = Publishers(broker.port, messages, publishers)
+        pubs = publishers_for(case, broker.port, messages, run_dir, publisher)
         meter = ProcessMeter({"mosquitto": broker.proc.pid})
         meter.start()
         started = pubs.go()
@@ -137,7 +190,7 @@ def mqtt_ceiling(broker: LocalService, messages: list[tuple[str, bytes]], per_me
     wall = last_s - started
     meter.add_spent("publishers", pub_cpu)
     meter.add_spent("subscriber", sub_cpu)
-    return len(messages) * per_message / wall, meter.stop(wall)
+    return len(messages) * case.per_message / wall, meter.stop(wall)
 
 
 def pipeline(broker: LocalService, influx: LocalService, run_dir: Path,
@@ -159,7 +212,7 @@ def pipeline(broker: LocalService, influx: LocalService, run_dir: Path,
     def written() -> int:
         return sum(int(s.counters.get("readings_written", 0)) for s in status.all())
     try:
-        pubs = Publishers(broker.port, messages, case.publishers)
+        pubs = publishers_for(case, broker.port, messages, run_dir)
         meter = ProcessMeter({"collector": collector.pid, "influxd": influx.proc.pid,
                               "mosquitto": broker.proc.pid})
         meter.start()
@@ -183,7 +236,11 @@ def run_json_case(case: JsonCase, broker: LocalService, influx: LocalService, ru
     items = readings(case.readings, case.stations)
     messages = payloads(items, case.per_message)
     influx_rate = influx_ceiling(influx, [reading_line(r) for r in items])
-    mqtt_rate, mqtt_cores = mqtt_ceiling(broker, messages, case.per_message, case.publishers)
+    mqtt_rate, mqtt_cores = mqtt_ceiling(broker, messages, case, run_dir)
+    extra: dict[str, float | int | str] = {}
+    if case.publisher == "c":  # what the bare subscriber takes when publishers cost little
+        sub_rate, _ = mqtt_ceiling(broker, messages, case, run_dir, publisher="c")
+        extra["paho_subscriber_fed_by_mosquitto_pub_per_s"] = round(sub_rate)
     rate, wall, cores, peaks = pipeline(broker, influx, run_dir, messages, case)
     lower = "InfluxDB write" if influx_rate <= mqtt_rate else "paho pub→sub"
     return BenchRow(
@@ -191,6 +248,9 @@ def run_json_case(case: JsonCase, broker: LocalService, influx: LocalService, ru
         rate_per_s=rate, ceiling=lower, ceiling_per_s=min(influx_rate, mqtt_rate),
         target_ratio=case.target_ratio, cpu_cores=cores, peak_rss_mib=peaks,
         extra={"per_message": case.per_message, "messages": len(messages),
-               "publishers": case.publishers, "influx_ceiling_per_s": round(influx_rate),
+               "publishers": case.publishers if case.publisher == "python"
+               else f"{len({t for t, _ in messages})} mosquitto_pub (ceiling: "
+                    f"{case.publishers} paho processes)",
+               "influx_ceiling_per_s": round(influx_rate),
                "mqtt_ceiling_per_s": round(mqtt_rate),
-               **{f"mqtt_ceiling_cores_{k}": v for k, v in mqtt_cores.items()}})
+               **{f"mqtt_ceiling_cores_{k}": v for k, v in mqtt_cores.items()}, **extra})

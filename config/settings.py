@@ -59,6 +59,9 @@ class InfluxSettings(BaseModel):
     flush_interval_s: float = Field(0.1, gt=0)
     timeout_s: float = Field(10.0, gt=0)
     gzip: bool = True
+    # Write requests in flight at once (one writer thread each); acknowledgements still go to
+    # the broker in the order the batches were taken.
+    writers: int = Field(2, ge=1, le=8)
 
 
 class LedgerSettings(BaseModel):

@@ -85,7 +85,8 @@ def _letter_bytes(letters: Sequence[NewDeadLetter]) -> int:
 
 
 class WriteBuffer:
-    """Bounded buffer of line-protocol points and dead letters, drained by one writer thread.
+    """Bounded buffer of line-protocol points and dead letters, drained by `influx.writers`
+    writer threads (write requests in flight at once).
 
     Memory is bounded twice: by `collector.max_buffered_readings` lines and by
     `collector.max_buffered_letter_bytes` of dead-letter payloads (hostile megabyte payloads).
@@ -103,7 +104,14 @@ class WriteBuffer:
         self._letter_bytes = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._writer: threading.Thread | None = None
+        self._writers: list[threading.Thread] = []
+        # Batches are numbered as they are taken; with several writes in flight, a batch is
+        # acknowledged only after every earlier batch was acknowledged or given back.
+        self._next_seq = 0
+        self._ack_turn = 0
+        self._finished: set[int] = set()
+        # one writer at a time appends to or replays the spool (its order is InfluxDB's order)
+        self._spool_lock = threading.Lock()
         # The spool is replayed before new lines go straight to InfluxDB (order); replays that
         # fail back off on their own clock, so new batches keep going into the spool meanwhile.
         self._spool_pending = spool is not None and spool.pending_bytes() > 0
@@ -156,7 +164,7 @@ class WriteBuffer:
         return values
 
     # -- the writer -----------------------------------------------------------------------------
-    def _take_batch(self) -> list[_Entry]:
+    def _take_batch(self) -> tuple[int, list[_Entry]]:
         batch_size = self.settings.influx.batch_size
         max_messages = self.settings.collector.ack_batch_messages
         with self._cond:
@@ -173,7 +181,25 @@ class WriteBuffer:
             self._lines -= n_lines
             self._letter_bytes -= sum(e.size for e in taken)
             self._cond.notify_all()
-            return taken
+            seq = self._next_seq
+            if taken:
+                self._next_seq += 1
+            return seq, taken
+
+    def _finish(self, seq: int) -> None:
+        """Batch `seq` is acknowledged or given back: let the batches after it go."""
+        with self._cond:
+            self._finished.add(seq)
+            while self._ack_turn in self._finished:
+                self._finished.remove(self._ack_turn)
+                self._ack_turn += 1
+            self._cond.notify_all()
+
+    def _await_turn(self, seq: int) -> None:
+        """Block until every batch taken before `seq` is acknowledged or given back."""
+        with self._cond:
+            while self._ack_turn != seq:
+                self._cond.wait()
 
     def _put_back(self, entries: list[_Entry]) -> None:
         with self._cond:
@@ -187,30 +213,21 @@ class WriteBuffer:
         Dead letters go to the ledger first. Lines go to InfluxDB — or to the spool when it
         already holds older lines or InfluxDB is unavailable. Without a spool (or with it full)
         the batch goes back to the front of the buffer unacknowledged and the error is raised
-        for the caller to back off. Lines InfluxDB refuses become one dead letter.
+        for the caller to back off. Lines InfluxDB refuses become one dead letter. Safe to call
+        from several writer threads: acknowledgements keep the order the batches were taken.
         """
-        entries = self._take_batch()
+        seq, entries = self._take_batch()
         if not entries:
             return 0
-        letters = [letter for e in entries for letter in e.letters]
-        if letters:
-            try:
-                self.dead_letters.add_many(letters)
-            except Exception:
-                self._put_back(entries)
-                raise
-            with self._cond:
-                self.counters.dead_letters_stored += len(letters)
-                self.counters.rejections_stored += sum(e.rejections for e in entries)
-            entries = [_Entry(e.lines, (), 0, e.on_durable) for e in entries]
-        lines = [line for e in entries for line in e.lines]
-        written = 0
         try:
-            if lines:
-                written = self._write_or_spool(lines)
+            entries = self._store_letters(entries)
+            lines = [line for e in entries for line in e.lines]
+            written = self._write_or_spool(lines) if lines else 0
         except Exception:
-            self._put_back(entries)
+            self._put_back(entries)  # as they stand: letters already stored are not again
+            self._finish(seq)
             raise
+        self._await_turn(seq)
         acked = 0
         for entry in entries:
             if entry.on_durable is not None:
@@ -221,7 +238,19 @@ class WriteBuffer:
                     log.exception("acknowledging a durable entry failed")
         with self._cond:
             self.counters.messages_acked += acked
+        self._finish(seq)
         return written
+
+    def _store_letters(self, entries: list[_Entry]) -> list[_Entry]:
+        """Store the batch's dead letters in the ledger; the entries without them."""
+        letters = [letter for e in entries for letter in e.letters]
+        if not letters:
+            return entries
+        self.dead_letters.add_many(letters)
+        with self._cond:
+            self.counters.dead_letters_stored += len(letters)
+            self.counters.rejections_stored += sum(e.rejections for e in entries)
+        return [_Entry(e.lines, (), 0, e.on_durable) for e in entries]
 
     def _write_or_spool(self, lines: list[str]) -> int:
         """InfluxDB if nothing older waits in the spool and it answers; else the spool."""
@@ -241,12 +270,13 @@ class WriteBuffer:
                     self.counters.readings_written += len(lines)
                 return len(lines)
         assert self.spool is not None
-        try:
-            self.spool.append(lines)
-        except SpoolFull:
-            self.count("spool_full")
-            raise
-        self._spool_pending = True
+        with self._spool_lock:
+            try:
+                self.spool.append(lines)
+            except SpoolFull:
+                self.count("spool_full")
+                raise
+            self._spool_pending = True
         with self._cond:
             self.counters.readings_spooled += len(lines)
         return 0
@@ -265,9 +295,13 @@ class WriteBuffer:
         return the points replayed. StoreUnavailable propagates (the caller backs off)."""
         if self.spool is None or not self._spool_pending:
             return 0
+        with self._spool_lock:
+            return self._replay_locked(self.spool, max_batches)
+
+    def _replay_locked(self, spool: Spool, max_batches: int) -> int:
         replayed = 0
         seen = 0
-        for batch in self.spool.replay(limit=max_batches):
+        for batch in spool.replay(limit=max_batches):
             seen += 1
             try:
                 self.store.write_lines(batch.lines)
@@ -276,13 +310,14 @@ class WriteBuffer:
                     self.counters.readings_replayed += len(batch.lines)
             except StoreRejected as exc:
                 self._refused(batch.lines, exc)
-            self.spool.commit(batch.end)
+            spool.commit(batch.end)
         if seen < max_batches:
-            self._spool_pending = self.spool.pending_bytes() > 0
+            self._spool_pending = spool.pending_bytes() > 0
         return replayed
 
     def _replay_due(self) -> None:
-        if not self._spool_pending or time.monotonic() < self._replay_at:
+        if (not self._spool_pending or time.monotonic() < self._replay_at
+                or self._spool_lock.locked()):  # another writer is at the spool
             return
         try:
             if self.replay_spool():
@@ -321,10 +356,13 @@ class WriteBuffer:
         return self._spool_pending
 
     def start(self) -> None:
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._writer_loop, name="influx-writer",
-                                            daemon=True)
-            self._writer.start()
+        """Start `influx.writers` writer threads (write requests in flight at once)."""
+        if not self._writers:
+            self._writers = [threading.Thread(target=self._writer_loop,
+                                              name=f"influx-writer-{k}", daemon=True)
+                             for k in range(self.settings.influx.writers)]
+            for writer in self._writers:
+                writer.start()
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Make what is buffered durable (retrying until `timeout_s`), then stop the writer.
@@ -332,9 +370,10 @@ class WriteBuffer:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        if self._writer is not None:
-            self._writer.join(timeout_s)
-            if self._writer.is_alive():
-                return  # still retrying: leave the spool open under it (a daemon thread)
+        deadline = time.monotonic() + timeout_s
+        for writer in self._writers:
+            writer.join(max(0.0, deadline - time.monotonic()))
+        if any(writer.is_alive() for writer in self._writers):
+            return  # still retrying: leave the spool open under it (daemon threads)
         if self.spool is not None:
             self.spool.close()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Lantian's local stack and tests need, only those that are missing:
-# mosquitto (MQTT broker, and mosquitto_passwd for `lantian broker-auth`), influxdb (1.x
+# mosquitto (MQTT broker, and mosquitto_passwd for `lantian broker-auth`), mosquitto-clients
+# (mosquitto_pub: `lantian bench` publishes single readings with it), influxdb (1.x
 # time-series database), python3-venv, and docker-compose (the tests validate
 # docker-compose.yml with `docker-compose config`, which needs no Docker engine).
 # As root it uses apt-get directly, otherwise sudo (non-interactively when CI is set).
@@ -8,6 +9,7 @@ set -euo pipefail
 PYTHON=${1:-python3.11}
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need+=(influxdb)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
