@@ -110,6 +110,9 @@ class WriteBuffer:
         self._next_seq = 0
         self._ack_turn = 0
         self._finished: set[int] = set()
+        # its own condition: waking writers for an acknowledgement turn must not cut their
+        # flush_interval_s wait short (that would spin them against each other)
+        self._turns = threading.Condition()
         # one writer at a time appends to or replays the spool (its order is InfluxDB's order)
         self._spool_lock = threading.Lock()
         # The spool is replayed before new lines go straight to InfluxDB (order); replays that
@@ -178,28 +181,28 @@ class WriteBuffer:
                 entry = self._entries.popleft()
                 taken.append(entry)
                 n_lines += len(entry.lines)
-            self._lines -= n_lines
-            self._letter_bytes -= sum(e.size for e in taken)
-            self._cond.notify_all()
             seq = self._next_seq
-            if taken:
+            if taken:  # room again: wake producers blocked on a full buffer
+                self._lines -= n_lines
+                self._letter_bytes -= sum(e.size for e in taken)
                 self._next_seq += 1
+                self._cond.notify_all()
             return seq, taken
 
     def _finish(self, seq: int) -> None:
         """Batch `seq` is acknowledged or given back: let the batches after it go."""
-        with self._cond:
+        with self._turns:
             self._finished.add(seq)
             while self._ack_turn in self._finished:
                 self._finished.remove(self._ack_turn)
                 self._ack_turn += 1
-            self._cond.notify_all()
+            self._turns.notify_all()
 
     def _await_turn(self, seq: int) -> None:
         """Block until every batch taken before `seq` is acknowledged or given back."""
-        with self._cond:
+        with self._turns:
             while self._ack_turn != seq:
-                self._cond.wait()
+                self._turns.wait()
 
     def _put_back(self, entries: list[_Entry]) -> None:
         with self._cond:

@@ -108,3 +108,26 @@ def test_one_writer_keeps_one_write_in_flight(store: HeldStore) -> None:
         assert wait_until(lambda: store.written == ["a", "b"], 5)
     finally:
         buffer.stop()
+
+
+def test_idle_writers_wait_their_flush_interval_instead_of_waking_each_other(
+        store: HeldStore) -> None:
+    buffer = make_buffer(store, writers=2)
+    buffer.settings = buffer.settings.model_copy(update={"influx": buffer.settings.influx
+                                                          .model_copy(update={
+                                                              "flush_interval_s": 0.1})})
+    takes = [0]
+    take = buffer._take_batch
+
+    def counted() -> tuple[int, list]:  # type: ignore[type-arg]
+        takes[0] += 1
+        return take()
+
+    buffer._take_batch = counted  # type: ignore[method-assign]
+    buffer.start()
+    stop = threading.Event()
+    stop.wait(1.0)
+    buffer.stop()
+    # two writers, each waking once per 0.1 s flush interval: about 20 looks in 1 s, where
+    # writers waking each other would spin thousands of times
+    assert takes[0] <= 40, takes[0]
