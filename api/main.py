@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from alerts.accounts import Accounts
 from alerts.case_repository import CaseRepository
@@ -28,7 +29,11 @@ from api.routes import (
     health,
     ingest_metrics,
     ledger,
+    live,
+    me,
     outlets,
+    overview,
+    reports,
     stations,
 )
 from config.emergency import load_emergency
@@ -80,9 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "Times are ISO 8601 in the bureau's local offset.",
     )
     for module in (stations, outlets, cities, cases, case_actions, ledger, emergency,
-                   emergency_compliance, finding_chart, dead_letters, ingest_metrics, health):
+                   emergency_compliance, finding_chart, dead_letters, ingest_metrics, health,
+                   me, overview, live, reports):
         app.include_router(module.router)
     app.include_router(ledger.plans_router)
+    # the dashboard's scripts and stylesheet (api/static/, no third-party code)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(StoreUnavailable)
     async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date as date_type
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -31,13 +31,18 @@ class LatestReading(BaseModel):
     flags: dict[str, str]
 
 
-class StationPublic(BaseModel):
+class StationPlace(BaseModel):
+    """Who and where a station is (register fields)."""
+
     id: str
     name: str
     city: str
     district: str
     lat: float
     lon: float
+
+
+class StationPublic(StationPlace):
     latest: LatestReading | None
     aqi: AqiPublic | None
     daily_aqi: AqiPublic | None = None
@@ -362,3 +367,77 @@ class ComplianceReportPublic(BaseModel):
     active: bool
     counts: dict[str, int]
     outlets: list[ComplianceOutletPublic]
+
+
+# -- dashboard (issue 9) ----------------------------------------------------------------------
+CaseActionName = Literal["assign", "start", "submit", "verify", "reject", "escalate", "reopen",
+                         "comment"]
+
+
+class MePublic(BaseModel):
+    """The signed-in user and the case actions its role may take (the page shows only those)."""
+
+    name: str
+    role: Literal["admin", "inspector", "viewer", "enterprise"]
+    enterprise: str | None
+    case_actions: list[CaseActionName]
+
+
+class OverviewAqi(BaseModel):
+    """The latest hourly AQI of a station or a city (HJ 633, the edition of that hour)."""
+
+    time: datetime | None
+    aqi: int | None
+    level: int | None
+    category: str | None
+    category_en: str | None
+    colour: str | None
+    primary: str | None
+
+
+class OverviewStation(StationPlace, OverviewAqi):
+    """A station on the map: newest reading's time and PM (µg/m³), latest hourly AQI."""
+
+    pm25: float | None
+    pm10: float | None
+
+
+class OverviewOutlet(BaseModel):
+    mn: str
+    name: str
+    enterprise: str
+    city: str
+    lat: float
+    lon: float
+    time: datetime | None
+    status: Literal["normal", "exceeding", "abnormal", "offline", "no_data"]
+    colour: str
+
+
+class OverviewCity(OverviewAqi):
+    city: str
+
+
+class OverviewEmergency(BaseModel):
+    city: str
+    level: Literal["none", "blue", "yellow", "orange", "red"]
+    since: datetime | None
+    reason: str | None
+
+
+class CaseCounts(BaseModel):
+    """Unresolved cases (open to submitted), those past their deadline, those escalated."""
+
+    open: int
+    overdue: int
+    escalated: int
+
+
+class OverviewPublic(BaseModel):
+    generated_at: datetime
+    age_s: float
+    stations: list[OverviewStation]
+    outlets: list[OverviewOutlet]
+    cities: list[OverviewCity]
+    emergency: list[OverviewEmergency]
+    cases: CaseCounts

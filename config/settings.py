@@ -330,6 +330,9 @@ class ApiSettings(BaseModel):
     # Readings arrive once a minute; 10 s adds little to that and costs one read per 10 s
     # however many screens poll (5,000 stations: ~0.7 s of database and API CPU per read).
     latest_cache_s: float = Field(10.0, ge=0, le=3600)
+    # Seconds between the dashboard's live stream (/api/live) looking for a changed overview;
+    # each look reads the latest cache above, so it costs the database nothing in between.
+    live_interval_s: float = Field(5.0, gt=0, le=3600)
 
 
 class Settings(BaseSettings):

@@ -102,20 +102,34 @@ def station_series(
     return series_public(station_id, frame, fields, start_s, end_s, every_s, ctx.tz)
 
 
+def _stored_series(ctx: AppContext, station_id: str, measurement: str, fields: list[str],
+                   start: datetime | None, end: datetime | None, default_span_s: int
+                   ) -> SeriesPublic:
+    """A series the analytics loop wrote for one station (AQI, daily means), as stored."""
+    _known(ctx, station_id)
+    start_s, end_s = resolve_range(start, end, lambda: ctx.store.latest_time_s(measurement),
+                                   default_span_s)
+    frame = ctx.store.read_series(measurement, "station", station_id, fields, start_s, end_s)
+    return series_public(station_id, frame, fields, start_s, end_s, None, ctx.tz)
+
+
+@router.get("/{station_id}/aqi", response_model=SeriesPublic,
+            summary="One station's hourly AQI (HJ 633, the edition in force each hour): aqi, "
+                    "level 1–6 and the edition's year")
+def station_aqi(station_id: str, ctx: Context, start: Start = None, end: End = None
+                ) -> SeriesPublic:
+    return _stored_series(ctx, station_id, STATION_AQI_MEASUREMENT, AQI_SERIES_FIELDS, start,
+                          end, 7 * 86400)
+
+
+AQI_SERIES_FIELDS = ["aqi", "level", "edition"]
 DAILY_FIELDS = ["aqi", "level", "pm25_mean", "pm10_mean", "so2_mean", "no2_mean", "co_mean",
                 "pm25_hours", "pm10_hours"]
 
 
 @router.get("/{station_id}/daily", response_model=SeriesPublic,
             summary="One station's daily AQI (HJ 633 daily columns) and daily means per local day")
-def station_daily(
-    station_id: str, ctx: Context,
-    start: Start = None,
-    end: End = None,
-) -> SeriesPublic:
-    _known(ctx, station_id)
-    start_s, end_s = resolve_range(
-        start, end, lambda: ctx.store.latest_time_s(STATION_DAILY_MEASUREMENT), 31 * 86400)
-    frame = ctx.store.read_series(STATION_DAILY_MEASUREMENT, "station", station_id,
-                                  DAILY_FIELDS, start_s, end_s)
-    return series_public(station_id, frame, DAILY_FIELDS, start_s, end_s, None, ctx.tz)
+def station_daily(station_id: str, ctx: Context, start: Start = None, end: End = None
+                  ) -> SeriesPublic:
+    return _stored_series(ctx, station_id, STATION_DAILY_MEASUREMENT, DAILY_FIELDS, start, end,
+                          31 * 86400)

@@ -17,6 +17,7 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -49,8 +50,12 @@ KINDS = ("rtd", "minute", "hourly", "daily", "judged")
 # Routes that hold no enterprise's data, or public air quality every signed-in user reads.
 NOT_SCOPED = {"/", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/api/health",
               "/api/stations", "/api/stations/{station_id}", "/api/stations/{station_id}/series",
-              "/api/stations/{station_id}/daily", "/api/cities/{city}/aqi",
-              "/api/cities/{city}/daily", "/api/emergency/{city}"}
+              "/api/stations/{station_id}/daily", "/api/stations/{station_id}/aqi",
+              "/api/cities/{city}/aqi", "/api/cities/{city}/daily", "/api/emergency/{city}",
+              "/api/me"}
+# Checked in test_dashboard_api.py over real HTTP: an endless event stream (a TestClient
+# cannot read one) and a compressed PDF (its scoping is asserted on the decoded page text).
+SCOPED_ELSEWHERE = {"/api/live", "/reports/daily/{city}.pdf"}
 
 
 def _seed(ledger_url: str, store: InfluxStore) -> dict[str, int]:
@@ -146,7 +151,11 @@ def _refused(ids: dict[str, int]) -> dict[str, list[str]]:
 def _lists(ids: dict[str, int]) -> dict[str, list[str]]:
     """Route → URLs that answer A with A's records only (an admin sees B's on them too)."""
     compliance = f"/api/emergency/alerts/{ids['alert']}/compliance"
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the cases were opened now
     return {
+        "/api/overview": ["/api/overview"],
+        "/reports/daily/{city}": [f"/reports/daily/beijing?date={today}",
+                                  f"/reports/daily/beijing?date={today}&lang=en"],
         "/api/outlets": ["/api/outlets", f"/api/outlets?enterprise={quote(B)}"],
         "/api/enterprises": ["/api/enterprises"],
         "/api/cases": ["/api/cases", f"/api/cases?source={B_MN}"],
@@ -164,7 +173,7 @@ def test_every_route_is_classified(scoped) -> None:  # type: ignore[no-untyped-d
     client, ids, _, _ = scoped
     gets = {route.path for route in iter_route_contexts(client.app.routes)
             if "GET" in (route.methods or ())}
-    classified = NOT_SCOPED | set(_refused(ids)) | set(_lists(ids))
+    classified = NOT_SCOPED | SCOPED_ELSEWHERE | set(_refused(ids)) | set(_lists(ids))
     assert gets <= classified, f"classify these routes here: {sorted(gets - classified)}"
     writes = {(method, route.path) for route in iter_route_contexts(client.app.routes)
               for method in route.methods or () if method not in ("GET", "HEAD")}
@@ -241,7 +250,7 @@ def test_writes_to_another_enterprises_cases_are_not_found(scoped) -> None:  # t
 def test_public_air_quality_is_read_by_every_signed_in_user(scoped) -> None:  # type: ignore[no-untyped-def]
     client, _, _, own = scoped
     for url in ("/api/stations", "/api/stations/Dongsi", "/api/stations/Dongsi/series",
-                "/api/stations/Dongsi/daily", "/api/cities/beijing/aqi",
-                "/api/cities/beijing/daily", "/api/emergency/beijing"):
+                "/api/stations/Dongsi/daily", "/api/stations/Dongsi/aqi",
+                "/api/cities/beijing/aqi", "/api/cities/beijing/daily", "/api/emergency/beijing"):
         assert client.get(url, headers=own).status_code == 200, url
         assert client.get(url).status_code == 401, url

@@ -150,6 +150,11 @@ def test_known_sequence_ends_as_an_exceedance_case_in_the_api(settings: Settings
         assert [(p["time"], p["aqi"], p["pm25_mean"]) for p in daily["points"]] == [
             ("2016-12-01T00:00:00+08:00", 132.0, 100.0), ("2016-12-02T00:00:00+08:00", 45.0, 30.0)]
         assert a["daily_aqi"]["aqi"] == 45 and a["daily_aqi"]["category_en"] == "Excellent"
+        hourly = client.get("/api/stations/E2E_A/aqi",
+                            params={"start": "2016-12-02T22:00:00+08:00",
+                                    "end": "2016-12-03T01:00:00+08:00"}).json()
+        assert [(p["time"], p["aqi"], p["level"]) for p in hourly["points"]][-1] == (
+            "2016-12-03T00:00:00+08:00", 45.0, 1.0)
         series = client.get("/api/stations/E2E_C/series",
                             params={"start": "2016-12-01T00:00:00+08:00",
                                     "end": "2016-12-02T00:00:00+08:00", "pollutants": "pm25"})
