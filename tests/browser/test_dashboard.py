@@ -16,6 +16,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
 from support.browser import Dashboard, eventually, save_screenshot
 
 pytestmark = pytest.mark.integration
@@ -239,3 +240,59 @@ def test_map_click_opens_the_source_view_with_its_series(browser: WebDriver,
     sign_in(browser, dashboard)
     _click_through(browser, dashboard, "station", _most_isolated(stations))
     _click_through(browser, dashboard, "outlet", _most_isolated(outlets))
+
+
+def _shown_case_ids(driver: WebDriver) -> set[int]:
+    ids = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-testid^=\"case-row-\"]'))"
+        ".map(e => e.dataset.testid)")
+    return {int(name.removeprefix("case-row-")) for name in ids}
+
+
+def test_case_list_filters_match_the_ledger(browser: WebDriver, dashboard: Dashboard) -> None:
+    eventually(lambda: dashboard.api("/api/cases")["count"] >= 1, 60, "no case was opened")
+    every = {c["id"]: c for c in dashboard.api("/api/cases?limit=500")["data"]}
+    a_type = next(iter(every.values()))["problem_type"]
+    sign_in(browser, dashboard, "#/cases")
+    eventually(lambda: _shown_case_ids(browser) >= set(list(every)[:20]), 20,
+               lambda: f"unfiltered list shows {_shown_case_ids(browser)}")
+    Select(by_testid(browser, "filter-type")).select_by_value(a_type)
+    browser.execute_script(
+        "document.querySelector('[data-testid=\"filters\"]').requestSubmit()")
+    expected = {c["id"] for c in dashboard.api(f"/api/cases?type={a_type}&limit=500")["data"]}
+    eventually(lambda: f"type={a_type}" in browser.execute_script("return location.hash")
+               and _shown_case_ids(browser) == expected, 20,
+               lambda: f"type {a_type}: shown {_shown_case_ids(browser)}, ledger {expected}")
+    Select(by_testid(browser, "filter-status")).select_by_value("closed")
+    browser.execute_script(
+        "document.querySelector('[data-testid=\"filters\"]').requestSubmit()")
+    closed = {c["id"] for c in dashboard.api(
+        f"/api/cases?type={a_type}&status=closed&limit=500")["data"]}
+    eventually(lambda: "status=closed" in browser.execute_script("return location.hash")
+               and _shown_case_ids(browser) == closed, 20,
+               lambda: f"closed {a_type}: shown {_shown_case_ids(browser)}, ledger {closed}")
+    save_screenshot(browser, "cases-filtered")
+
+
+def test_daily_bulletin_opens_in_the_page(browser: WebDriver, dashboard: Dashboard) -> None:
+    day = "2016-12-16"  # the replay's first local day (lantian run --replay-start)
+    names = [s["name"] for s in dashboard.api("/api/stations")["data"]]
+    sign_in(browser, dashboard, "#/reports")
+    eventually(lambda: by_testid(browser, "report-open-html").is_displayed(), 20,
+               "no report buttons")
+    browser.execute_script(
+        f"document.querySelector('[data-testid=\"report-date\"]').value = '{day}'")
+    Select(by_testid(browser, "report-lang")).select_by_value("en")
+    by_testid(browser, "report-open-html").click()
+    frame = by_testid(browser, "report-frame")
+    eventually(lambda: (frame.get_attribute("src") or "").startswith("blob:"), 20,
+               lambda: f"bulletin not shown: {by_testid(browser, 'report-message').text!r}")
+    browser.switch_to.frame(frame)
+    try:
+        text = eventually(lambda: browser.find_element(By.TAG_NAME, "body").text or None, 10,
+                          "the bulletin frame is empty")
+    finally:
+        browser.switch_to.default_content()
+    assert day in text and "Daily air quality bulletin" in text, text[:300]
+    assert sum(name in text for name in names) == len(names), text[:600]
+    save_screenshot(browser, "bulletin")
