@@ -33,6 +33,12 @@ FONT = "STSong-Light"
 WHITE_TEXT_FROM_LEVEL = 4  # red, purple and maroon categories: white text is the legible one
 
 
+def _text(value: str) -> str:
+    """`value` escaped for a Paragraph, in glyphs the CID font has: GB 2312 has the Greek μ
+    but not the micro sign µ, and no ³ (drawn as a superscript 3); they printed as boxes."""
+    return escape(value.replace("µ", "μ")).replace("³", "<super>3</super>")
+
+
 def _font() -> str:
     """Register the CID font once per process (reportlab keeps a global registry)."""
     if FONT not in pdfmetrics.getRegisteredFontNames():
@@ -56,10 +62,10 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], styles: dict[str,
     """Cells as paragraphs (they wrap); `shading` (column, row, colour, level) colours a cell
     by AQI category; an empty table is the word for "none"."""
     if not rows:
-        return Paragraph(escape(empty), styles["body"])
+        return Paragraph(_text(empty), styles["body"])
     cell = styles["body"]
-    data = [[Paragraph(escape(h), cell) for h in head],
-            *[[Paragraph(escape(c), cell) for c in row] for row in rows]]
+    data = [[Paragraph(_text(h), cell) for h in head],
+            *[[Paragraph(_text(c), cell) for c in row] for row in rows]]
     style = [("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
              ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
              ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]
@@ -68,7 +74,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], styles: dict[str,
                       colors.HexColor(colour)))
         if level is not None and level >= WHITE_TEXT_FROM_LEVEL:
             data[row + 1][column] = Paragraph(
-                f'<font color="white">{escape(rows[row][column])}</font>', cell)
+                f'<font color="white">{_text(rows[row][column])}</font>', cell)
     table = Table(data, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle(style))
     return table
@@ -98,20 +104,20 @@ def render_pdf(bulletin: DailyBulletin, lang: Lang, *, compress: bool = True) ->
     case_head = [t["case"], t["title_col"], t["source"], t["type"], t["status"]]
     case_widths = [14 * mm, 70 * mm, 50 * mm, 25 * mm, 21 * mm]
     story: list[Flowable] = [
-        Paragraph(escape(title), s["h1"]),
-        Paragraph(escape(f"{t['generated']}: "
+        Paragraph(_text(title), s["h1"]),
+        Paragraph(_text(f"{t['generated']}: "
                          f"{bulletin.generated_at.isoformat(timespec='seconds')}"), s["meta"]),
         Spacer(1, 4 * mm),
-        Paragraph(escape(f"{t['emergency']}: {level_text(level, lang)}"), s["h2"]),
+        Paragraph(_text(f"{t['emergency']}: {level_text(level, lang)}"), s["h2"]),
         _table([t["time"], t["from"], t["to"], t["reason"]],
                [[c.at.strftime("%H:%M"), level_text(c.from_level, lang),
                  level_text(c.to_level, lang), c.reason] for c in bulletin.emergency_changes],
                s, t["none_rows"], [18 * mm, 28 * mm, 28 * mm, 106 * mm]),
-        Paragraph(escape(t["city_aqi"]), s["h2"]),
+        Paragraph(_text(t["city_aqi"]), s["h2"]),
         _table([t["city_aqi"], t["category"], t["primary"], t["pm25"], t["pm10"]],
                [_aqi_row(bulletin.city_aqi, lang)], s, t["no_data"],
                shading=_shade([bulletin.city_aqi], 1, lang)),
-        Paragraph(escape(t["stations"]), s["h2"]),
+        Paragraph(_text(t["stations"]), s["h2"]),
         _table([t["station"], t["district"], "AQI", t["category"], t["primary"], t["pm25"],
                 t["pm10"], t["over"]],
                [[f"{d.name} ({d.id})", d.district, *_aqi_row(d, lang),
@@ -119,15 +125,15 @@ def render_pdf(bulletin: DailyBulletin, lang: Lang, *, compress: bool = True) ->
                s, t["no_data"], [34 * mm, 22 * mm, 13 * mm, 22 * mm, 22 * mm, 22 * mm,
                                  22 * mm, 23 * mm],
                shading=_shade(bulletin.stations, 3, lang)),
-        Paragraph(escape(t["exceedances"]), s["h2"]),
+        Paragraph(_text(t["exceedances"]), s["h2"]),
         _table([t["source"], t["pollutant"], t["start"], t["value"], t["limit"]],
                [[e.source, POLLUTANT_NAMES.get(e.pollutant, e.pollutant),
                  e.start.strftime("%Y-%m-%d %H:%M"), f"{number(e.value, 1)} {e.unit}",
                  f"{number(e.limit, 1)} {e.unit}"] for e in bulletin.exceedances],
                s, t["none_rows"]),
-        Paragraph(escape(t["opened"]), s["h2"]),
+        Paragraph(_text(t["opened"]), s["h2"]),
         _table(case_head, _case_rows(bulletin.opened), s, t["none_rows"], case_widths),
-        Paragraph(escape(t["closed"]), s["h2"]),
+        Paragraph(_text(t["closed"]), s["h2"]),
         _table(case_head, _case_rows(bulletin.closed), s, t["none_rows"], case_widths),
     ]
     buffer = io.BytesIO()

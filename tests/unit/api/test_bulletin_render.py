@@ -111,3 +111,9 @@ def test_many_stations_flow_onto_more_pages() -> None:
     one = bulletin().stations[0]
     pdf = render_pdf(bulletin(stations=(one,) * 120), "zh", compress=False)
     assert len(re.findall(rb"/Type /Page\b", pdf)) >= 3
+
+
+def test_pdf_text_uses_glyphs_the_chinese_font_has() -> None:
+    from api.bulletin_pdf import _text
+
+    assert _text("141.0 µg/m³ <") == "141.0 μg/m<super>3</super> &lt;"
