@@ -249,6 +249,14 @@ def _shown_case_ids(driver: WebDriver) -> set[int]:
     return {int(name.removeprefix("case-row-")) for name in ids}
 
 
+def _choose(driver: WebDriver, testid: str, value: str) -> None:
+    """Pick `value` in a select, retrying while the list re-renders around it."""
+    def pick() -> bool:
+        Select(by_testid(driver, testid)).select_by_value(value)
+        return True
+    eventually(pick, 10, f"cannot choose {value!r} in {testid}")
+
+
 def test_case_list_filters_match_the_ledger(browser: WebDriver, dashboard: Dashboard) -> None:
     eventually(lambda: dashboard.api("/api/cases")["count"] >= 1, 60, "no case was opened")
     every = {c["id"]: c for c in dashboard.api("/api/cases?limit=500")["data"]}
@@ -256,16 +264,12 @@ def test_case_list_filters_match_the_ledger(browser: WebDriver, dashboard: Dashb
     sign_in(browser, dashboard, "#/cases")
     eventually(lambda: _shown_case_ids(browser) >= set(list(every)[:20]), 20,
                lambda: f"unfiltered list shows {_shown_case_ids(browser)}")
-    Select(by_testid(browser, "filter-type")).select_by_value(a_type)
-    browser.execute_script(
-        "document.querySelector('[data-testid=\"filters\"]').requestSubmit()")
+    _choose(browser, "filter-type", a_type)  # a change applies the filter at once
     expected = {c["id"] for c in dashboard.api(f"/api/cases?type={a_type}&limit=500")["data"]}
     eventually(lambda: f"type={a_type}" in browser.execute_script("return location.hash")
                and _shown_case_ids(browser) == expected, 20,
                lambda: f"type {a_type}: shown {_shown_case_ids(browser)}, ledger {expected}")
-    Select(by_testid(browser, "filter-status")).select_by_value("closed")
-    browser.execute_script(
-        "document.querySelector('[data-testid=\"filters\"]').requestSubmit()")
+    _choose(browser, "filter-status", "closed")
     closed = {c["id"] for c in dashboard.api(
         f"/api/cases?type={a_type}&status=closed&limit=500")["data"]}
     eventually(lambda: "status=closed" in browser.execute_script("return location.hash")
