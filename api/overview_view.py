@@ -150,8 +150,8 @@ def build_overview(ctx: AppContext, who: Principal) -> Item:
     """The overview as `who` may see it (enterprise users: their outlets and cases only);
     `age_s` is the age of the oldest cached part, in seconds."""
     cache = ctx.latest
-    stations = station_routes._snapshot(ctx)
-    outlets = outlet_routes._snapshot(ctx)
+    stations = station_routes.stations_snapshot(ctx)
+    outlets = outlet_routes.outlets_snapshot(ctx)
     cities: Snapshot[Points] = cache.get("city_aqi", lambda _: ctx.store.latest_by_tag(
         CITY_AQI_MEASUREMENT, "city", CITY_FIELDS))
     emergency: Snapshot[list[Item]] = cache.get(

@@ -70,7 +70,7 @@ def _read_views(ctx: AppContext, fetched_at: datetime) -> dict[str, OutletPublic
     return views
 
 
-def _snapshot(ctx: AppContext) -> Snapshot[dict[str, OutletPublic]]:
+def outlets_snapshot(ctx: AppContext) -> Snapshot[dict[str, OutletPublic]]:
     """The views of every outlet, shared by all callers for api.latest_cache_s seconds;
     callers filter them to what they may see (scoping applies after the cache)."""
     return ctx.latest.get("outlets", lambda fetched_at: _read_views(ctx, fetched_at))
@@ -97,7 +97,7 @@ def list_outlets(
     enterprise: Annotated[str | None, Query(description="only this enterprise's")] = None,
     industry: Annotated[str | None, Query(description="e.g. power, steel, cement")] = None,
 ) -> Response:
-    snapshot = _snapshot(ctx)
+    snapshot = outlets_snapshot(ctx)
     data = [snapshot.value[o.mn] for o in ctx.outlets.outlets
             if (enterprise is None or o.enterprise == enterprise)
             and (industry is None or o.industry == industry)
@@ -111,7 +111,7 @@ def list_outlets(
             description=CACHE_NOTE)
 def get_outlet(mn: str, ctx: Context, who: SignedIn) -> Response:
     outlet = _known(ctx, mn, who)
-    snapshot = _snapshot(ctx)
+    snapshot = outlets_snapshot(ctx)
     return _json(snapshot.value[outlet.mn], ctx, snapshot)
 
 
@@ -151,7 +151,7 @@ def outlet_series(
 def list_enterprises(ctx: Context, who: SignedIn) -> Response:
     visible = {name: outlets for name, outlets in ctx.outlets.enterprises().items()
                if who.can_see_enterprise(name)}
-    snapshot = _snapshot(ctx)
+    snapshot = outlets_snapshot(ctx)
     data = []
     for name, outlets in visible.items():
         statuses: dict[str, int] = {}
@@ -171,7 +171,7 @@ def enterprise_outlets(name: str, ctx: Context, who: SignedIn) -> Response:
     outlets = ctx.outlets.enterprises().get(name)
     if outlets is None or not who.can_see_enterprise(name):
         raise HTTPException(404, f"enterprise {name!r} has no outlet in the outlet register")
-    snapshot = _snapshot(ctx)
+    snapshot = outlets_snapshot(ctx)
     data = [snapshot.value[o.mn] for o in outlets]
     listing = OutletsPublic.model_construct(data=data, count=len(data),
                                             fetched_at=ctx.local(snapshot.fetched_at))

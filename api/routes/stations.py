@@ -51,14 +51,16 @@ def _read_points(ctx: AppContext, fetched_at: datetime) -> StationPoints:
                          EncodedJson.of(body, gzipped=ctx.latest.ttl_s > 0))
 
 
-def _snapshot(ctx: AppContext) -> Snapshot[StationPoints]:
+def stations_snapshot(ctx: AppContext) -> Snapshot[StationPoints]:
+    """Every station's latest points and encoded list, shared for api.latest_cache_s seconds
+    (the list, the single-station route and the overview read the same snapshot)."""
     return ctx.latest.get("stations", lambda fetched_at: _read_points(ctx, fetched_at))
 
 
 @router.get("", response_model=StationsPublic, summary="All stations with latest reading and AQI",
             description=CACHE_NOTE)
 def list_stations(ctx: Context, request: Request) -> Response:
-    snapshot = _snapshot(ctx)
+    snapshot = stations_snapshot(ctx)
     return encoded_response(snapshot.value.body, request, age_headers(ctx.latest, snapshot))
 
 
@@ -73,7 +75,7 @@ def _known(ctx: AppContext, station_id: str) -> Station:
             description=CACHE_NOTE)
 def get_station(station_id: str, ctx: Context, response: Response) -> StationPublic:
     station = _known(ctx, station_id)
-    snapshot = _snapshot(ctx)
+    snapshot = stations_snapshot(ctx)
     response.headers.update(age_headers(ctx.latest, snapshot))
     points = snapshot.value
     return StationPublic.model_validate(
