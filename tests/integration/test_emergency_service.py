@@ -70,10 +70,13 @@ def test_forecasts_drive_issue_upgrade_and_lift_published_retained(
             assert event is not None and (event.action, event.to_level) == (action, level)
             assert service.evaluate(city, at) is None  # same forecast: no new event
             if level == "red":
+                # the publish is asynchronous: until it lands, a new subscriber still gets the
+                # previous retained level (orange), so wait for the broker to hold the new one
+                assert wait_until(lambda: retained(mqtt_broker, city)["level"] == "red", 10)
                 message = retained(mqtt_broker, city)
                 assert (message["level"], message["action"]) == ("red", "upgrade")
                 assert "national-2024" in message["reason"]
-        assert retained(mqtt_broker, city)["level"] is None
+        assert wait_until(lambda: retained(mqtt_broker, city)["level"] is None, 10)
     finally:
         publisher.close()
     state = service.state(city)
