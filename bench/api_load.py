@@ -52,11 +52,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import httpx
 import yaml
 
 from alerts.analytics_loop import STATION_AQI_MEASUREMENT, STATION_DAILY_MEASUREMENT
 from api.routes.stations import AQI_FIELDS, READING_FIELDS
+from bench.proc_meter import cpu_seconds
 from config.settings import InfluxSettings
 from config.stations import POLLUTANTS
 from ingest.influx_store import InfluxStore
@@ -203,12 +207,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 Call = Callable[[], int]  # one request; returns the body size in bytes, raises on error
