@@ -5,13 +5,18 @@ PYTHON ?= python3.11
 VENV ?= .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install system-deps lint bench clean
+.PHONY: run test test-deploy install system-deps lint bench clean
 
 run: install
 	$(VENV)/bin/lantian run
 
 test: install lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The compose deployment for real: Docker Engine (installed and started if missing), images
+# from Debian packages, the stack with the demo profile (about 5 minutes; tests/deploy).
+test-deploy: install
+	LANTIAN_DEPLOY_TESTS=1 $(VENV)/bin/python -m pytest tests/deploy $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -63,6 +63,13 @@ class InfluxSettings(BaseModel):
     # the broker in the order the batches were taken.
     writers: int = Field(2, ge=1, le=8)
 
+    @field_validator("username", "password", "token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # docker-compose blanks a variable with `KEY: ""`; an empty token would otherwise be
+        # sent as `Authorization: Token ` (deploy/docker-compose.influxdb1.yml)
+        return None if value == "" else value
+
 
 class LedgerSettings(BaseModel):
     """The case ledger (SQLAlchemy URL): a SQLite file by default, PostgreSQL in production."""

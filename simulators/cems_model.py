@@ -10,10 +10,11 @@ calibration (C) and analyser faults (D) overwrite the analysers' values and flag
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -125,6 +126,27 @@ class CemsRun:
     def at(self, index: int) -> datetime:
         """UTC start of minute `index`."""
         return self.start + timedelta(minutes=index)
+
+    def window(self, first: int, stop: int) -> CemsRun:
+        """Minutes [first, stop) as a run of their own (views, no copies); events and
+        injections are kept whole, as they are ground truth in absolute time."""
+        if not 0 <= first < stop <= self.n_minutes:
+            raise ValueError(f"window [{first}, {stop}) outside [0, {self.n_minutes})")
+        cut = slice(first, stop)
+        series = {
+            mn: replace(s, values={p: v[cut] for p, v in s.values.items()},
+                        spread={p: v[cut] for p, v in s.spread.items()},
+                        flags={p: v[cut] for p, v in s.flags.items()}, load=s.load[cut])
+            for mn, s in self.series.items()
+        }
+        return replace(self, start=self.at(first), n_minutes=stop - first, series=series)
+
+    def day_windows(self) -> list[CemsRun]:
+        """The run cut at local midnights (`tz`), so that each piece holds whole local days
+        but for the first and last: what a live sender encodes one day at a time."""
+        days = local_seconds(self.utc_seconds(), self.tz) // 86_400
+        bounds = [0, *(np.flatnonzero(np.diff(days)) + 1).tolist(), self.n_minutes]
+        return [self.window(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 def generate_cems(

@@ -19,6 +19,10 @@ from config.settings import InfluxSettings
 from ingest.influx_store import InfluxStore
 from lantian.local_services import LocalService, start_influxdb, start_mosquitto
 
+# The deployment tests build images and run the compose stack on a Docker Engine (minutes):
+# only `make test-deploy` collects them.
+collect_ignore = [] if os.environ.get("LANTIAN_DEPLOY_TESTS") else ["deploy"]
+
 POSTGRES_URL = os.environ.get(
     "LANTIAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

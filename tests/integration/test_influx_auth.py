@@ -74,3 +74,21 @@ def test_refused_credentials_spool_the_data_instead_of_dead_lettering_it(
     buffer.store.ensure_database()
     assert buffer.replay_spool() == len(LINES)
     assert buffer.store.count("station_reading", "pm25") >= len(LINES)
+
+
+def test_blank_credentials_from_compose_count_as_unset(secured_influx: LocalService,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/docker-compose.influxdb1.yml blanks the 2.x token with `KEY: ""`: Lantian must
+    then log in with its 1.x user, not send an empty `Authorization: Token` header."""
+    monkeypatch.setenv("LANTIAN_INFLUX__URL", secured_influx.url)
+    monkeypatch.setenv("LANTIAN_INFLUX__DATABASE", "lantian_blank")
+    monkeypatch.setenv("LANTIAN_INFLUX__TOKEN", "")
+    monkeypatch.setenv("LANTIAN_INFLUX__USERNAME", USER)
+    monkeypatch.setenv("LANTIAN_INFLUX__PASSWORD", PASSWORD)
+    influx = Settings().influx
+    assert influx.token is None and influx.username == USER
+    store = InfluxStore(influx)
+    assert "authorization" not in store._client.headers
+    store.ensure_database()
+    store.write_lines(LINES)
+    assert store.count("station_reading", "pm25") == len(LINES)

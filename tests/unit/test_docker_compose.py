@@ -318,3 +318,34 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_one_entry_command() -> Non
     assert not re.search(r"\b(gcc|build-essential|/wheels)\b", final)
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".env", ".git", ".venv", "var", "tests"} <= set(ignored)
+
+
+def test_influxdb1_overrides_log_every_worker_in_as_the_lantian_user(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/docker-compose.influxdb1.yml (and its scale-out companion): InfluxDB 1.6 from
+    Debian, a `lantian` user whose password is INFLUXDB_TOKEN, and every Lantian worker, the
+    scaled ones too, logging in with it instead of sending the 2.x token."""
+    rendered = render("docker-compose.yml", "deploy/docker-compose.influxdb1.yml",
+                      "deploy/docker-compose.scale.yml",
+                      "deploy/docker-compose.scale.influxdb1.yml")
+    services = rendered["services"]
+    token = env_example()["INFLUXDB_TOKEN"]
+    influx = services["influxdb"]
+    assert influx["image"] == "lantian-debian/influxdb:1.6"
+    assert influx["environment"]["INFLUXDB_USER"] == "lantian"
+    assert influx["environment"]["INFLUXDB_USER_PASSWORD"] == token
+    assert influx["environment"]["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    # the data lands in the volume docker-compose.yml mounts
+    data = mounts(influx)
+    for key in ("INFLUXDB_META_DIR", "INFLUXDB_DATA_DIR", "INFLUXDB_DATA_WAL_DIR"):
+        folder = influx["environment"][key]
+        assert any(folder.startswith(t + "/") and named for t, (_, named) in data.items()), key
+    workers = {n: s for n, s in services.items()
+               if s.get("command") in (["collect"], ["analyze"], ["api"])}
+    assert set(workers) == {"collector", "collector-2", "collector-3", "analytics",
+                            "analytics-2", "api"}
+    for name, spec in workers.items():
+        settings = settings_of(spec, monkeypatch).influx
+        assert settings.token is None, name
+        assert settings.username == "lantian", name
+        assert settings.password is not None and settings.password.get_secret_value() == token

@@ -196,3 +196,27 @@ def test_minute_interval_and_rtd_interval_and_flag(make_cems_outlet) -> None:
     assert all(CODEC.decode(p.raw).flag == 4 for p in packets)
     assert float(CODEC.decode(minute[0].raw).cp_dict()["a00000-Cou"]) == pytest.approx(
         float(CODEC.decode(minute[0].raw).cp_dict()["a00000-Avg"]) * 600, abs=0.06)
+
+
+def test_day_windows_encode_the_same_periods_as_the_whole_run(
+        cems_outlets: list[Outlet]) -> None:
+    """The live sender encodes one local day at a time (simulators/cems_command.py): the
+    windows are cut at local midnights and give the same minute, hourly and daily uploads as
+    the whole run, with the same send times."""
+    start = START + timedelta(hours=7, minutes=13)
+    whole = simulate_cems(cems_outlets, start, 53, seed=4)
+    windows = whole.day_windows()
+    assert [w.n_minutes for w in windows] == [16 * 60 + 47, 24 * 60, 12 * 60 + 13]
+    assert all(w.start.astimezone(SHANGHAI).time() == datetime.min.time() for w in windows[1:])
+    assert sum(w.n_minutes for w in windows) == whole.n_minutes
+
+    def uploads(packets: list[CemsPacket]) -> Counter[tuple[object, ...]]:
+        # QN (send time plus a per-unit counter) may differ; the content may not
+        return Counter((p.mn, p.cn, p.sent_at, p.data_time, CODEC.decode(p.raw).cp)
+                       for p in packets)
+
+    commands = ("minute", "hourly", "daily")
+    pieces = [p for w in windows for p in build_packets(w, commands=commands)]
+    assert uploads(pieces) == uploads(build_packets(whole, commands=commands))
+    with pytest.raises(ValueError, match="outside"):
+        whole.window(0, whole.n_minutes + 1)
