@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from alerts.alert_publisher import CaseNotifier
+from alerts.analytics_heartbeat import AnalyticsBeat, write_beat
 from alerts.case_notifications import CaseNotifications
 from alerts.case_repository import CaseRepository
 from alerts.case_workflow import CaseWorkflow
@@ -124,6 +125,8 @@ class AnalyticsLoop:
         self.position = IncrementalWindow(lookback_days=settings.analytics.lookback_days,
                                           max_window_days=settings.analytics.max_window_days,
                                           tz=self.tz)
+        # the last cycle's outcome, for the liveness file
+        self.beat: AnalyticsBeat | None = None
         cfg = settings.analytics
         self.hourly_cache = HourlyWindowCache(
             lambda start_s, end_s: store.read_hourly_window(
@@ -266,17 +269,38 @@ class AnalyticsLoop:
             stop.wait(max(0.0, self.settings.analytics.interval_s - (time.monotonic() - started)))
 
     def _cycle_once(self) -> None:
+        failure: str | None = None
         try:
             report = self.run_once()
             if report is not None and (report.cases_opened or report.cases_updated):
                 log.info("cycle %s", report)
-        except Exception:
+        except Exception as exc:
             log.exception("analytics cycle failed; retrying next interval")
+            failure = f"analytics cycle: {exc}"
         for name, job in self._jobs():
             try:
                 job()
-            except Exception:
+            except Exception as exc:
                 log.exception("%s failed; retrying next interval", name)
+                failure = failure or f"{name}: {exc}"
+        self._record_beat(failure)
+
+    def _record_beat(self, failure: str | None) -> None:
+        """Update the liveness file (analytics.heartbeat_file), if there is one."""
+        path = self.settings.analytics.heartbeat_file
+        if path is None:
+            return
+        now = time.time()
+        beat = self.beat or AnalyticsBeat(f"{self.shard.shard}/{self.shard.shards}")
+        if failure is None:
+            beat = replace(beat, last_ok_s=now)
+        else:
+            beat = replace(beat, last_error=failure[:500], last_error_s=now)
+        self.beat = beat
+        try:
+            write_beat(path, beat)
+        except OSError:
+            log.exception("could not write the heartbeat file %s", path)
 
     @staticmethod
     def _audit_once(falsification: FalsificationCycle) -> Callable[[], None]:

@@ -40,7 +40,8 @@ def align(window: SeriesWindow, sources: Sequence[str]) -> SeriesWindow:
     if tuple(window.sources) == tuple(sources):
         return window
     index = {name: i for i, name in enumerate(window.sources)}
-    rows = np.array([index.get(name, -1) for name in sources])
+    # intp: an empty `sources` would otherwise make a float array, which cannot index
+    rows = np.array([index.get(name, -1) for name in sources], dtype=np.intp)
     values = {}
     for key, array in window.values.items():
         out = np.full((len(sources), array.shape[1]), np.nan)

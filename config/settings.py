@@ -140,6 +140,11 @@ class AnalyticsSettings(BaseModel):
     # their `shard` (0 … shards-1); worker 0 also runs the network-wide jobs.
     shards: int = Field(1, ge=1, le=256)
     shard: int = Field(0, ge=0)
+    # Liveness for container health checks (`lantian heartbeat --service analytics`): after
+    # every cycle the loop writes when it last finished one without error; older than
+    # `heartbeat_max_age_s` means stuck or failing. None: no file.
+    heartbeat_file: Path | None = None
+    heartbeat_max_age_s: float = Field(180.0, gt=0)
 
     @model_validator(mode="after")
     def _shard_in_range(self) -> AnalyticsSettings:

@@ -252,14 +252,21 @@ def collect() -> None:
 
 
 @app.command()
-def heartbeat() -> None:
-    """Exit 0 when this collector (collector.client_id) recorded its counters recently and is
-    connected to the broker; exit 1 with the reason otherwise (container health checks)."""
+def heartbeat(
+    service: Annotated[str, typer.Option(
+        help="collector: its counters in the ledger are recent and it is connected; "
+             "analytics: its heartbeat file says a cycle finished recently")] = "collector",
+) -> None:
+    """Exit 0 when this service is alive and working, 1 with the reason otherwise (container
+    health checks)."""
     from datetime import UTC, datetime
 
-    from lantian.heartbeat import collector_heartbeat
+    from lantian.heartbeat import analytics_heartbeat, collector_heartbeat
 
-    verdict = collector_heartbeat(load_settings(), datetime.now(UTC))
+    checks = {"collector": collector_heartbeat, "analytics": analytics_heartbeat}
+    if service not in checks:
+        raise typer.BadParameter(f"choose from {', '.join(checks)}", param_hint="--service")
+    verdict = checks[service](load_settings(), datetime.now(UTC))
     typer.echo(verdict.detail, err=not verdict.ok)
     raise typer.Exit(0 if verdict.ok else 1)
 

@@ -6,7 +6,8 @@ InfluxDB 1.6 through deploy/docker-compose.influxdb1.yml, as Debian has no 2.x. 
 profile replays the Beijing data over MQTT and the CEMS units over the HJ 212 TCP gateway.
 Checked: every service healthy, `lantian doctor` green inside and naming each fault, demo data
 reaching the API, the broker refusing strangers, JSON logs, metrics, state kept across
-`down`/`up`, and the scale-out override's extra collectors and analytics worker taking part.
+`down`/`up`, backup and restore onto a fresh stack as docs/deploy.md gives them, and the
+scale-out override's extra collectors and analytics worker taking part.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.compose_stack import REPO, ComposeStack, prepare_images
+from support.compose_stack import REPO, ComposeStack, prepare_images, run
 
 from lantian.local_services import wait_until
 
@@ -158,6 +159,61 @@ def test_state_survives_down_and_up(stack: ComposeStack, api: httpx.Client) -> N
     stack.wait_healthy(("mosquitto", "influxdb", "postgres", "api"))
     assert count_station_readings(stack) == before
     assert api.get("/api/me").json()["name"] == "deploy-admin"  # the ledger kept the user
+
+
+def influx_as_admin(stack: ComposeStack, statement: str) -> dict[str, Any]:
+    done = stack.dc("exec", "-T", "influxdb", "sh", "-c",
+                    "curl -sf -u \"$INFLUXDB_ADMIN_USER:$INFLUXDB_ADMIN_PASSWORD\" "
+                    "http://127.0.0.1:8086/query --data-urlencode \"q=$0\"", statement)
+    result: dict[str, Any] = json.loads(done.stdout)["results"][0]
+    assert "error" not in result, result
+    return result
+
+
+def test_backup_and_restore_onto_a_fresh_stack(stack: ComposeStack, api: httpx.Client,
+                                               tmp_path: Path) -> None:
+    """docs/deploy.md section 7, command for command: back up the ledger, InfluxDB 1.x and the
+    broker secrets, lose every volume, restore onto a fresh stack."""
+    readings = count_station_readings(stack)
+    assert readings > 0
+    secrets_before = stack.dc("run", "--rm", "--no-deps", "-T", "--entrypoint", "cat",
+                              "broker-auth", "/var/lib/lantian/secrets/mqtt-passwords.yaml").stdout
+    ledger, secrets, influx = (tmp_path / "ledger.dump", tmp_path / "broker-secrets.tgz",
+                               tmp_path / "influx")
+    stack.dc_to_file(ledger, "exec", "-T", "postgres", "pg_dump", "-U", "lantian", "-d",
+                     "lantian", "--format=custom")
+    stack.dc_to_file(secrets, "run", "--rm", "--no-deps", "-T", "--entrypoint", "tar",
+                     "broker-auth", "czf", "-", "-C", "/var/lib/lantian/secrets", ".")
+    stack.dc("exec", "-T", "influxdb", "influxd", "backup", "-portable", "-db", "lantian",
+             "/tmp/influx-backup")
+    run(["docker", "cp", f"{stack.container('influxdb')}:/tmp/influx-backup", str(influx)])
+
+    stack.dc("down", "-v", "--timeout", "30")  # the disaster: every volume gone
+    stack.dc_from_file(secrets, "run", "--rm", "--no-deps", "-T", "--entrypoint", "tar",
+                       "broker-auth", "xzf", "-", "-C", "/var/lib/lantian/secrets")
+    stack.dc("up", "-d", "--no-build", *PRODUCTION)
+    stack.wait_healthy(PRODUCTION)
+    assert api.get("/api/me").status_code == 401  # a new, empty ledger
+
+    stack.dc("stop", "collector", "analytics", "api")
+    stack.dc_from_file(ledger, "exec", "-T", "postgres", "pg_restore", "-U", "lantian", "-d",
+                       "lantian", "--clean", "--if-exists", "--no-owner")
+    influx_as_admin(stack, 'DROP DATABASE "lantian"')
+    run(["docker", "cp", str(influx), f"{stack.container('influxdb')}:/tmp/influx-restore"])
+    # docker cp makes the copy root's, mode 0700: only root can read it
+    stack.dc("exec", "-T", "-u", "root", "influxdb", "influxd", "restore", "-portable", "-db",
+             "lantian", "/tmp/influx-restore")
+    influx_as_admin(stack, 'GRANT ALL ON "lantian" TO "lantian"')
+    stack.dc("start", "collector", "analytics", "api")
+    stack.wait_healthy(PRODUCTION)
+
+    assert api.get("/api/me").json()["name"] == "deploy-admin"
+    assert count_station_readings(stack) == readings
+    secrets_after = stack.dc("run", "--rm", "--no-deps", "-T", "--entrypoint", "cat",
+                             "broker-auth", "/var/lib/lantian/secrets/mqtt-passwords.yaml").stdout
+    assert secrets_after == secrets_before  # every device keeps its password
+    done = stack.dc("exec", "-T", "-e", "COLUMNS=200", "api", "lantian", "doctor")
+    assert "all checks passed" in done.stdout, done.stdout
 
 
 def test_scale_out_override_adds_collectors_and_an_analytics_worker(

@@ -92,3 +92,25 @@ def test_two_workers_split_the_outlets(influx_settings: InfluxSettings,
         opened.append({c.source for c in cases.list_cases(limit=100)[0]})
     assert opened[0] == set(ShardPlan(0, 2).mine(mns)) and opened[0]
     assert opened[1] == set(mns)  # worker 1 added exactly the rest
+
+
+def test_a_worker_owning_no_station_still_cycles(
+        tmp_path: Path, influx_settings: InfluxSettings, influx_store: InfluxStore,
+        ledger_sessions) -> None:  # type: ignore[no-untyped-def]
+    """One city and two workers (the compose scale-out demo): one worker owns nothing. It
+    must finish its cycles, writing nothing, not fail every cycle (seen in `make test-deploy`,
+    where its health check turned unhealthy)."""
+    stations_file = tmp_path / "stations.yaml"
+    stations_file.write_text("stations:\n  - {id: only-1, name: s, city: beijing, lat: 39.9, "
+                             "lon: 116.4}\n", encoding="utf-8")
+    register = load_stations(stations_file)
+    influx_store.write_lines([reading_line(Reading("only-1", DAY_ONE + 3600 * h,
+                                                   {"pm25": 150.0})) for h in range(25)])
+    idle = next(k for k in range(2) if not ShardPlan(k, 2).owns("beijing"))
+    worker = AnalyticsLoop(Settings(stations_file=stations_file, influx=influx_settings,
+                                    analytics=AnalyticsSettings(shard=idle, shards=2)),
+                           influx_store, CaseRepository(ledger_sessions), register,
+                           clock=lambda: datetime(2026, 11, 23, tzinfo=UTC))
+    report = worker.run_once()
+    assert report is not None and report.aqi_points == 0 and report.cases_opened == 0
+    assert influx_store.count("station_aqi", "aqi") == 0

@@ -86,12 +86,33 @@ class ComposeStack:
         env_file.chmod(0o600)
         return cls(project, env_file, ports, chosen)
 
-    def dc(self, *args: str, timeout_s: float = 600, check: bool = True,
-           files: Sequence[str] | None = None) -> subprocess.CompletedProcess[str]:
+    def argv(self, *args: str, files: Sequence[str] | None = None) -> list[str]:
+        """The docker-compose command line for this project (demo profile included)."""
         argv = [self.docker_compose, "--env-file", str(self.env_file)]
         for name in files or self.files:
             argv += ["-f", name]
-        return run([*argv, "--profile", "demo", *args], timeout_s=timeout_s, check=check)
+        return [*argv, "--profile", "demo", *args]
+
+    def dc(self, *args: str, timeout_s: float = 600, check: bool = True,
+           files: Sequence[str] | None = None) -> subprocess.CompletedProcess[str]:
+        return run(self.argv(*args, files=files), timeout_s=timeout_s, check=check)
+
+    def dc_to_file(self, path: Path, *args: str) -> None:
+        """docker-compose with its standard output (binary: a dump, a tar) into `path`."""
+        with path.open("wb") as out:
+            done = subprocess.run(self.argv(*args), cwd=REPO, stdout=out,
+                                  stderr=subprocess.PIPE, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+
+    def dc_from_file(self, path: Path, *args: str) -> None:
+        """docker-compose reading `path` on its standard input (a restore)."""
+        with path.open("rb") as source:
+            done = subprocess.run(self.argv(*args), cwd=REPO, stdin=source,
+                                  capture_output=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+
+    def container(self, service: str) -> str:
+        return self.dc("ps", "-q", service).stdout.strip()
 
     def states(self) -> dict[str, tuple[str, str]]:
         """service → (container state, health: healthy/unhealthy/starting or '')."""

@@ -349,3 +349,24 @@ def test_influxdb1_overrides_log_every_worker_in_as_the_lantian_user(
         assert settings.token is None, name
         assert settings.username == "lantian", name
         assert settings.password is not None and settings.password.get_secret_value() == token
+
+
+def test_collectors_and_analytics_workers_are_checked_by_their_heartbeat(
+        scaled: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a port poke: every collector's check reads its counters, every analytics worker's
+    its heartbeat file, which the worker's settings make it write."""
+    services = scaled["services"]
+    checked = set()
+    for name, spec in services.items():
+        command = spec.get("command")
+        if command == ["collect"]:
+            assert spec["healthcheck"]["test"] == ["CMD", "lantian", "heartbeat"], name
+        elif command == ["analyze"]:
+            assert spec["healthcheck"]["test"] == ["CMD", "lantian", "heartbeat", "--service",
+                                                   "analytics"], name
+            heartbeat = settings_of(spec, monkeypatch).analytics.heartbeat_file
+            assert heartbeat is not None and heartbeat.parent == Path("/var/lib/lantian"), name
+        else:
+            continue
+        checked.add(name)
+    assert checked == {"collector", "collector-2", "collector-3", "analytics", "analytics-2"}
