@@ -198,6 +198,19 @@ class CaseRepository:
         with self._sessions() as session:
             return list(session.scalars(query.order_by(Case.id).limit(limit)))
 
+    def pollutants_of(self, case_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The distinct pollutants of each case's findings, sorted (one query for a page)."""
+        if not case_ids:
+            return {}
+        with self._sessions() as session:
+            rows = session.execute(
+                select(FindingRecord.case_id, FindingRecord.pollutant).distinct()
+                .where(FindingRecord.case_id.in_(list(case_ids)))).all()
+        found: dict[int, list[str]] = {}
+        for case_id, pollutant in sorted(rows, key=lambda r: (r[0], r[1])):
+            found.setdefault(case_id, []).append(pollutant)
+        return found
+
     def get_case(self, case_id: int) -> Case | None:
         with self._sessions() as session:
             return session.scalar(select(Case).where(Case.id == case_id)

@@ -105,9 +105,9 @@ def _aqi_cells(day: DayAqi, lang: Lang) -> list[str]:
             number(day.pm25_mean), number(day.pm10_mean)]
 
 
-def _case_rows(cases: Sequence[CaseLine]) -> list[list[str]]:
-    return [[str(c.id), escape(c.title), escape(c.source), escape(c.problem_type),
-             escape(c.status)] for c in cases]
+def _case_rows(cases: Sequence[CaseLine], lang: Lang) -> list[list[str]]:
+    return [[str(c.id), escape(c.title_zh if lang == "zh" else c.title), escape(c.source),
+             escape(c.problem_type), escape(c.status)] for c in cases]
 
 
 def render_html(bulletin: DailyBulletin, lang: Lang) -> str:
@@ -146,7 +146,7 @@ def render_html(bulletin: DailyBulletin, lang: Lang) -> str:
 <h2>{escape(t['city_aqi'])}</h2>{city}
 <h2>{escape(t['stations'])}</h2>{stations}
 <h2>{escape(t['exceedances'])}</h2>{exceedances}
-<h2>{escape(t['opened'])}</h2>{_table(case_head, _case_rows(bulletin.opened), t['none_rows'])}
-<h2>{escape(t['closed'])}</h2>{_table(case_head, _case_rows(bulletin.closed), t['none_rows'])}
+<h2>{escape(t['opened'])}</h2>{_table(case_head, _case_rows(bulletin.opened, lang), t['none_rows'])}
+<h2>{escape(t['closed'])}</h2>{_table(case_head, _case_rows(bulletin.closed, lang), t['none_rows'])}
 </body></html>
 """

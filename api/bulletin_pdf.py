@@ -91,8 +91,9 @@ def _shade(days: Sequence[DayAqi], column: int, lang: Lang
             if (colour := category(d.level, lang)[1])]
 
 
-def _case_rows(cases: Sequence[CaseLine]) -> list[list[str]]:
-    return [[str(c.id), c.title, c.source, c.problem_type, c.status] for c in cases]
+def _case_rows(cases: Sequence[CaseLine], lang: Lang) -> list[list[str]]:
+    return [[str(c.id), c.title_zh if lang == "zh" else c.title, c.source, c.problem_type,
+             c.status] for c in cases]
 
 
 def render_pdf(bulletin: DailyBulletin, lang: Lang, *, compress: bool = True) -> bytes:
@@ -132,9 +133,9 @@ def render_pdf(bulletin: DailyBulletin, lang: Lang, *, compress: bool = True) ->
                  f"{number(e.limit, 1)} {e.unit}"] for e in bulletin.exceedances],
                s, t["none_rows"]),
         Paragraph(_text(t["opened"]), s["h2"]),
-        _table(case_head, _case_rows(bulletin.opened), s, t["none_rows"], case_widths),
+        _table(case_head, _case_rows(bulletin.opened, lang), s, t["none_rows"], case_widths),
         Paragraph(_text(t["closed"]), s["h2"]),
-        _table(case_head, _case_rows(bulletin.closed), s, t["none_rows"], case_widths),
+        _table(case_head, _case_rows(bulletin.closed, lang), s, t["none_rows"], case_widths),
     ]
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=A4, title=title, author="Lantian",

@@ -18,6 +18,7 @@ from alerts.case_models import Case, FindingRecord
 from alerts.emergency_service import EmergencyService
 from analytics.aqi import round_half_even
 from analytics.standards_calendar import gb3095_daily_limit
+from api.case_titles import title_zh
 from api.deps import AppContext
 from ingest.influx_store import InfluxStore, quote_ident
 
@@ -56,6 +57,7 @@ class ExceedanceLine:
 class CaseLine:
     id: int
     title: str
+    title_zh: str  # api/case_titles.py
     source: str
     problem_type: str
     status: str
@@ -134,8 +136,11 @@ def _level_at_end(service: EmergencyService, city: str, start: datetime, end: da
     return level, changes
 
 
-def _case_line(case: Case, tz: ZoneInfo) -> CaseLine:
-    return CaseLine(case.id, case.title, case.source, case.problem_type, case.status,
+def _case_line(case: Case, ctx: AppContext, pollutants: list[str]) -> CaseLine:
+    tz = ctx.tz
+    return CaseLine(case.id, case.title,
+                    title_zh(case, pollutants, ctx.station_by_id, ctx.outlet_by_mn),
+                    case.source, case.problem_type, case.status,
                     case.opened_at.astimezone(tz),
                     case.closed_at.astimezone(tz) if case.closed_at else None)
 
@@ -170,8 +175,10 @@ def build_bulletin(ctx: AppContext, city: str, day: date, who: Principal) -> Dai
             _number(f.evidence.get("limit_ugm3", f.evidence.get("limit_mgm3"))),
             "µg/m³" if "limit_ugm3" in f.evidence else "mg/m³")
             for f in findings)
-        opened = tuple(_case_line(c, tz) for c in cases if start <= c.opened_at < end)
-        closed = tuple(_case_line(c, tz) for c in cases
+        found = ctx.cases.pollutants_of([c.id for c in cases])
+        opened = tuple(_case_line(c, ctx, found.get(c.id, [])) for c in cases
+                       if start <= c.opened_at < end)
+        closed = tuple(_case_line(c, ctx, found.get(c.id, [])) for c in cases
                        if c.closed_at is not None and start <= c.closed_at < end)
     level, changes = _level_at_end(ctx.emergency, city, start, end, tz)
     return DailyBulletin(

@@ -16,7 +16,7 @@ from alerts.case_workflow import CaseWorkflow
 from alerts.emergency_service import EmergencyService
 from alerts.reduction_audit import ReductionAuditor
 from api.latest_cache import LatestCache
-from config.outlets import OutletRegister
+from config.outlets import Outlet, OutletRegister
 from config.settings import Settings
 from config.stations import Station, StationRegister
 from ingest.dead_letters import DeadLetterStore
@@ -39,9 +39,11 @@ class AppContext:
     latest: LatestCache  # latest values of every station and outlet, shared for a few seconds
     # The register by id, built once: rebuilding it per request was 8 % of a cheap request.
     station_by_id: dict[str, Station] = field(init=False)
+    outlet_by_mn: dict[str, Outlet] = field(init=False)
 
     def __post_init__(self) -> None:
         self.station_by_id = self.stations.by_id()
+        self.outlet_by_mn = self.outlets.by_mn()
 
     @property
     def tz(self) -> ZoneInfo:

@@ -102,7 +102,11 @@ class CasePublic(BaseModel):
     source_kind: str
     problem_type: str
     status: str
+    # as stored (English when the analytics opened the case), and in Chinese (api/case_titles.py)
     title: str
+    title_zh: str
+    # of the case's findings; empty for a case opened by hand before it has any
+    pollutants: list[str]
     opened_at: datetime
     updated_at: datetime
     closed_at: datetime | None

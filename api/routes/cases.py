@@ -10,6 +10,7 @@ from alerts.case_lifecycle import STATUSES
 from alerts.case_models import Case, FindingRecord
 from analytics.findings import FINDING_TYPES
 from api.auth import SignedIn, can_see_source
+from api.case_titles import title_zh
 from api.deps import AppContext, Context
 from api.input_values import Offset, RowId, TextFilter
 from api.schemas import CaseDetail, CasePublic, CasesPublic, FindingPublic, FindingsPublic
@@ -26,10 +27,15 @@ def finding_public(record: FindingRecord, ctx: AppContext) -> FindingPublic:
     )
 
 
-def case_public(case: Case, ctx: AppContext) -> CasePublic:
+def case_public(case: Case, ctx: AppContext, pollutants: list[str] | None = None) -> CasePublic:
+    """The case as the API shows it; `pollutants` of its findings, looked up when not given."""
+    if pollutants is None:
+        pollutants = ctx.cases.pollutants_of([case.id]).get(case.id, [])
     return CasePublic(
         id=case.id, source=case.source, source_kind=case.source_kind,
         problem_type=case.problem_type, status=case.status, title=case.title,
+        title_zh=title_zh(case, pollutants, ctx.station_by_id, ctx.outlet_by_mn),
+        pollutants=pollutants,
         opened_at=ctx.local(case.opened_at), updated_at=ctx.local(case.updated_at),
         closed_at=ctx.local(case.closed_at) if case.closed_at else None,
         finding_count=case.finding_count, first_start=ctx.local(case.first_start),
@@ -63,7 +69,9 @@ def list_cases(ctx: Context, who: SignedIn, status: TextFilter = None,
         enterprise = who.enterprise
     cases, total = ctx.cases.list_cases(status=status, source=source, problem_type=type,
                                         enterprise=enterprise, limit=limit, offset=offset)
-    return CasesPublic(data=[case_public(c, ctx) for c in cases], count=total)
+    pollutants = ctx.cases.pollutants_of([c.id for c in cases])
+    return CasesPublic(data=[case_public(c, ctx, pollutants.get(c.id, [])) for c in cases],
+                       count=total)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case with its evidence")
@@ -71,7 +79,8 @@ def get_case(case_id: RowId, ctx: Context, who: SignedIn) -> CaseDetail:
     case = ctx.cases.get_case(case_id)
     if case is None or not who.can_see_enterprise(case.enterprise):
         raise HTTPException(404, f"case {case_id} does not exist")
-    return CaseDetail(**case_public(case, ctx).model_dump(),
+    pollutants = sorted({f.pollutant for f in case.findings})
+    return CaseDetail(**case_public(case, ctx, pollutants).model_dump(),
                       findings=[finding_public(f, ctx) for f in case.findings])
 
 

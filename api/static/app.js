@@ -74,6 +74,9 @@ export function aqiBadge(aqi, colour, title = "") {
     + `color:${textOn(colour)}">${esc(aqi)}</span>`;
 }
 
+/** A case's title in the current language (the API derives the Chinese one, api/case_titles.py). */
+export const caseTitle = (c) => (state.lang === "zh" ? c.title_zh ?? c.title : c.title);
+
 /** The HJ 633 category name of an AQI record ({category, category_en}) in the current language. */
 export const categoryName = (a) => (a ? (state.lang === "en" ? a.category_en : a.category) ?? "" : "");
 

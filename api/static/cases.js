@@ -1,6 +1,6 @@
 // Findings and cases: the lists with filters and paging, and one case with its evidence chart,
 // history and the workflow actions this user's role allows in the case's status.
-import { api, errorBox, esc, explain, href, num, state, t, tCode, wall } from "./app.js";
+import { api, caseTitle, errorBox, esc, explain, href, num, state, t, tCode, wall } from "./app.js";
 import { bindFindingCharts, findingsTable, showEvidence } from "./source.js";
 
 const PAGE = 50;
@@ -103,7 +103,7 @@ export async function casesPage(ctx) {
     const listing = await api(`/api/cases?${params}`);
     const rows = listing.data.map((c) => `<tr data-testid="case-row-${c.id}" data-status="${esc(c.status)}" `
       + `class="${isOverdue(c) ? "overdue" : ""}"><td><a href="${href("cases", String(c.id))}">#${c.id}</a></td>`
-      + `<td><a href="${href("cases", String(c.id))}">${esc(c.title)}</a></td><td>${sourceLink(c)}</td>`
+      + `<td><a href="${href("cases", String(c.id))}" data-testid="case-title">${esc(caseTitle(c))}</a></td><td>${sourceLink(c)}</td>`
       + `<td>${esc(tCode("type.", c.problem_type))}</td><td>${statusHtml(c)}</td>`
       + `<td>${esc(c.responsible_unit ?? "")}</td><td>${esc(wall(c.deadline).slice(0, 10))}`
       + `${isOverdue(c) ? ` <span class="tag overdue">${esc(t("case.overdue"))}</span>` : ""}</td>`
@@ -199,7 +199,7 @@ export async function casePage(ctx, done = "") {
   if (!ctx.alive()) return;
   const findings = c.findings ?? [];
   ctx.show(`<p><a href="${href("cases")}">← ${esc(t("cases.title"))}</a></p>`
-    + `<h1>#${c.id} ${esc(c.title)}</h1>`
+    + `<h1 data-testid="case-heading">#${c.id} ${esc(caseTitle(c))}</h1>`
     + `<p data-testid="case-status" data-status="${esc(c.status)}">${statusHtml(c)}</p>`
     + `<div class="two"><div class="card">${detailsHtml(c)}</div>`
     + `<div class="card"><h3>${esc(t("case.actions"))}</h3>${actionsHtml(c)}</div></div>`

@@ -249,6 +249,13 @@ def _shown_case_ids(driver: WebDriver) -> set[int]:
     return {int(name.removeprefix("case-row-")) for name in ids}
 
 
+def _shown_case_titles(driver: WebDriver) -> dict[int, str]:
+    rows = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-testid^=\"case-row-\"]'))"
+        ".map(e => [e.dataset.testid, e.querySelector('[data-testid=case-title]').textContent])")
+    return {int(name.removeprefix("case-row-")): title for name, title in rows}
+
+
 def _choose(driver: WebDriver, testid: str, value: str) -> None:
     """Pick `value` in a select, retrying while the list re-renders around it."""
     def pick() -> bool:
@@ -264,6 +271,11 @@ def test_case_list_filters_match_the_ledger(browser: WebDriver, dashboard: Dashb
     sign_in(browser, dashboard, "#/cases")
     eventually(lambda: _shown_case_ids(browser) >= set(list(every)[:20]), 20,
                lambda: f"unfiltered list shows {_shown_case_ids(browser)}")
+    # the Chinese page names each case in Chinese, as the API derives it
+    titles = _shown_case_titles(browser)
+    assert titles and all(titles[i] == every[i]["title_zh"] for i in titles if i in every), titles
+    assert any(every[i]["origin"] == "finding" and titles[i] != every[i]["title"]
+               for i in titles if i in every), titles
     _choose(browser, "filter-type", a_type)  # a change applies the filter at once
     expected = {c["id"] for c in dashboard.api(f"/api/cases?type={a_type}&limit=500")["data"]}
     eventually(lambda: f"type={a_type}" in browser.execute_script("return location.hash")

@@ -169,3 +169,27 @@ def test_inspectors_open_manual_cases_others_may_not(api) -> None:  # type: igno
     bad_origin = client.post("/api/cases", json={**body, "origin": "finding"},
                              headers=tokens["li"])
     assert bad_origin.status_code == 422
+
+
+def test_cases_carry_a_chinese_title_from_their_source_and_findings(api) -> None:  # type: ignore[no-untyped-def]
+    """The list, the case and an action's answer all give title_zh: the registered enterprise
+    and outlet, the findings' pollutants; a case opened by hand keeps its own title."""
+    client, repo, tokens = api
+    so2, nox = exceedance(0), Finding("exceedance", MN, "nox", HOUR, HOUR, 1.1, {})
+    [change] = repo.record_findings([so2, nox], datetime.now(UTC), source_kind="outlet",
+                                    enterprise_of=lambda f: ENTERPRISE)
+    expected = f"{ENTERPRISE} 1号机组烟囱：氮氧化物、SO₂小时浓度超过排放限值"
+    listed = client.get("/api/cases", headers=tokens["li"]).json()["data"]
+    [case] = [c for c in listed if c["id"] == change.case_id]
+    assert case["title_zh"] == expected and case["pollutants"] == ["nox", "so2"]
+    assert case["title"].startswith(MN)  # the ledger's own title stays as it was
+    detail = client.get(f"/api/cases/{change.case_id}", headers=tokens["li"]).json()
+    assert detail["title_zh"] == expected
+    acted = client.post(f"/api/cases/{change.case_id}/actions", headers=tokens["li"],
+                        json={"action": "comment", "note": "已电话通知"}).json()
+    assert acted["title_zh"] == expected
+    body = {"source": "工地-朝阳-17", "problem_type": "dust", "title": "施工扬尘",
+            "origin": "complaint"}
+    manual = client.post("/api/cases", json=body, headers=tokens["li"])
+    assert manual.status_code == 201, manual.json()
+    assert manual.json()["title_zh"] == "施工扬尘" and manual.json()["pollutants"] == []

@@ -343,8 +343,8 @@ def test_daily_bulletin_html_and_pdf(dashboard: Dashboard) -> None:
     html = page.text
     for text in (f"beijing 环境空气质量日报 {DAY}", "古城 (Gucheng)", "187", "141", "170",
                  "定陵 (Dingling)", "58", "163", "123", "141.2 µg/m³", "52.0 mg/m³",
-                 "Gucheng: daily mean above the GB 3095 Grade II limit", f"{B_MN}: daily mean",
-                 "定陵 工地扬尘", f'data-level="{level}"'):
+                 "古城：PM2.5日均浓度超过 GB 3095 二级标准", f"{B} ",
+                 "SO₂小时浓度超过排放限值", "定陵 工地扬尘", f'data-level="{level}"'):
         assert text in html, text
     opened = html.split("当日新建案件")[1].split("当日销号案件")[0]
     assert all(f"<td>{ids[k]}</td>" in opened for k in ("station", "a", "b"))
@@ -354,6 +354,8 @@ def test_daily_bulletin_html_and_pdf(dashboard: Dashboard) -> None:
 
     english = http.get(f"/reports/daily/beijing?date={DAY}&lang=en", headers=dashboard.auth())
     assert "Daily air quality bulletin" in english.text and "Moderately polluted" in english.text
+    # the English page keeps the ledger's own titles
+    assert "Gucheng: daily mean above the GB 3095 Grade II limit" in english.text
 
     pdf = http.get(f"/reports/daily/beijing.pdf?date={DAY}&lang=zh", headers=dashboard.auth())
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
@@ -364,8 +366,9 @@ def test_daily_bulletin_html_and_pdf(dashboard: Dashboard) -> None:
 
     mine = http.get(f"/reports/daily/beijing?date={DAY}", headers=dashboard.auth("enterprise", A))
     assert mine.status_code == 200
-    assert f"{A_MN}: daily mean" in mine.text and "古城 (Gucheng)" in mine.text
-    assert B_MN not in mine.text and "Gucheng: daily mean" not in mine.text
+    assert f"{A} 1号机组烟囱：SO₂小时浓度超过排放限值" in mine.text
+    assert "古城 (Gucheng)" in mine.text
+    assert B_MN not in mine.text and "古城：PM2.5日均" not in mine.text
     mine_pdf = pdf_text(http.get(f"/reports/daily/beijing.pdf?date={DAY}",
                                  headers=dashboard.auth("enterprise", A)).content)
     assert shown(A_MN) in mine_pdf and shown(B_MN) not in mine_pdf

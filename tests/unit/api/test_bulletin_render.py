@@ -33,8 +33,8 @@ def bulletin(**changes: object) -> DailyBulletin:
                          ("pm25", "pm10")),
                   DayAqi("Dingling", "定陵", "Changping", None, None, (), None, None, ())),
         exceedances=(ExceedanceLine("Gucheng", "pm25", at, 141.0, 60.0, "µg/m³"),),
-        opened=(CaseLine(7, "Gucheng: <daily> mean & more", "Gucheng", "exceedance", "open",
-                         at, None),),
+        opened=(CaseLine(7, "Gucheng: <daily> mean & more", "古城：PM2.5 <日均> & 超标",
+                         "Gucheng", "exceedance", "open", at, None),),
         closed=(),
         emergency_level="orange",
         emergency_changes=(LevelChange(at, "yellow", "orange", "forecast AQI 320"),),
@@ -52,6 +52,8 @@ def test_the_page_carries_every_figure_in_chinese() -> None:
                  "60.0 µg/m³", "2026-11-20 09:30", "当日销号案件"):
         assert text in page, text
     assert 'data-level="orange"' in page and "@page" in page and "@media print" in page
+    # cases by their Chinese titles, escaped
+    assert "古城：PM2.5 &lt;日均&gt; &amp; 超标" in page and "Gucheng: &lt;daily" not in page
     # the day without a figure shows a dash, not a zero
     dingling = page.split("定陵 (Dingling)")[1].split("</tr>")[0]
     assert "—" in dingling and ">0<" not in dingling
@@ -62,6 +64,7 @@ def test_english_and_escaping() -> None:
     assert '<html lang="en">' in page and "Daily air quality bulletin — beijing, 2026-11-20" in page
     assert "Moderately polluted" in page and "orange alert" in page
     assert "Gucheng: &lt;daily&gt; mean &amp; more" in page and "<daily>" not in page
+    assert "日均" not in page
     assert "Cases closed that day</h2><p>None</p>" in page
 
 
@@ -93,7 +96,7 @@ def shown(text: str) -> bytes:
 def test_pdf_holds_the_names_and_figures() -> None:
     pdf = render_pdf(bulletin(), "zh", compress=False)
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
-    for text in ("古城", "定陵", "187", "中度污染", "橙色预警", "beijing"):
+    for text in ("古城", "定陵", "187", "中度污染", "橙色预警", "beijing", "超标"):
         assert shown(text) in pdf, text
     assert b"/BaseFont /STSong-Light" in pdf and b"/FontFile" not in pdf
     assert len(re.findall(rb"/Type /Page\b", pdf)) == 1
