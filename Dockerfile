@@ -25,10 +25,11 @@ RUN set -eu; \
 FROM ${PYTHON_IMAGE}
 # `lantian broker-auth` hashes the broker's password file with mosquitto_passwd, which Debian
 # ships in the `mosquitto` package (dpkg -S /usr/bin/mosquitto_passwd); the broker itself runs
-# in its own container.
+# in its own container. fonts-wqy-microhei: the 汉字 of the Chinese evidence charts.
 RUN set -eu; \
     apt-get update; \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto \
+        fonts-wqy-microhei; \
     rm -rf /var/lib/apt/lists/*; \
     groupadd --system --gid 10001 lantian; \
     useradd --system --uid 10001 --gid lantian --home-dir /var/lib/lantian \

@@ -40,19 +40,28 @@ TEMPLATES_ZH = {
 }
 
 
+# The finding types' short names, as the dashboard shows them (api/static/i18n.js "type.*").
+TYPE_NAMES_ZH = {
+    "exceedance": "超标排放", "impossible_value": "不可能值", "flatline": "数据恒值",
+    "low_variance": "波动异常偏小", "bunching": "数据扎堆", "neighbor_divergence": "与周边站点偏离",
+    "dilution": "稀释排放", "copy_paste": "数据复制", "gap_at_peak": "高值时段缺数",
+    "flag_abuse": "滥用数据标记", "step_drop": "数据骤降", "reduction_shortfall": "应急减排未落实",
+}
+
+
 def pollutant_names(pollutants: Iterable[str]) -> str:
     """'PM2.5、SO₂' for ['pm25', 'so2']: the enumeration comma of Chinese lists."""
     return "、".join(POLLUTANT_ZH.get(p, p) for p in pollutants)
 
 
-def source_name(case: Case, stations: Mapping[str, Station],
+def source_name(source: str, stations: Mapping[str, Station],
                 outlets: Mapping[str, Outlet]) -> str:
     """The station's registered name, or '<enterprise> <outlet>'; the id when unregistered."""
-    if case.source_kind == "outlet":
-        outlet = outlets.get(case.source)
-        return f"{outlet.enterprise} {outlet.name}" if outlet else case.source
-    station = stations.get(case.source)
-    return station.name if station else case.source
+    if source in outlets:
+        outlet = outlets[source]
+        return f"{outlet.enterprise} {outlet.name}"
+    station = stations.get(source)
+    return station.name if station else source
 
 
 def title_zh(case: Case, pollutants: Iterable[str], stations: Mapping[str, Station],
@@ -62,5 +71,5 @@ def title_zh(case: Case, pollutants: Iterable[str], stations: Mapping[str, Stati
         case.problem_type)
     if case.origin != "finding" or not isinstance(template, str):
         return case.title
-    return template.format(where=source_name(case, stations, outlets),
+    return template.format(where=source_name(case.source, stations, outlets),
                            what=pollutant_names(pollutants))

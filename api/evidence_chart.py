@@ -16,8 +16,16 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to memory only
 
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+
+# Latin from DejaVu, 汉字 from the first CJK font installed (glyph by glyph, matplotlib ≥ 3.6):
+# Debian's fonts-wqy-microhei, which `make install` and the Docker image install.
+# Only those installed: matplotlib logs a warning per absent family at every draw.
+_INSTALLED = {entry.name for entry in font_manager.fontManager.ttflist}
+FONTS = [name for name in ("DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC",
+                           "Droid Sans Fallback") if name in _INSTALLED]
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,13 @@ class EvidenceChart:
     process: dict[str, np.ndarray] = field(default_factory=dict)
     note: str = ""
     label: str = "this source"
+    lang: str = "en"  # of the chart's own words (WORDS); the rest comes translated
+
+
+WORDS = {
+    "en": {"finding": "finding", "flagged": "flagged (M/D/C…)", "limit": "limit {limit:g} {unit}"},
+    "zh": {"finding": "线索时段", "flagged": "异常标记 (M/D/C…)", "limit": "限值 {limit:g} {unit}"},
+}
 
 
 def render_png(chart: EvidenceChart, dpi: int = 110) -> bytes:
@@ -47,13 +62,20 @@ def render_png(chart: EvidenceChart, dpi: int = 110) -> bytes:
     Process signals get a panel each below the main one, sharing its time axis.
     """
     n_panels = 1 + len(chart.process)
+    # a list of families, not a generic one: matplotlib falls back along it glyph by glyph
+    with matplotlib.rc_context({"font.family": FONTS}):
+        return _render(chart, dpi, n_panels)
+
+
+def _render(chart: EvidenceChart, dpi: int, n_panels: int) -> bytes:
     figure = Figure(figsize=(10, 4.2 + 1.4 * len(chart.process)), dpi=dpi, layout="constrained")
     panels = figure.subplots(n_panels, 1, sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": [3] + [1] * len(chart.process)})[:, 0]
     axes = panels[0]
+    words = WORDS[chart.lang]
     for panel in panels:
         panel.axvspan(chart.span[0], chart.span[1], color="#f4a261", alpha=0.25, lw=0,
-                      label="finding" if panel is axes else None)
+                      label=words["finding"] if panel is axes else None)
         panel.grid(alpha=0.3)
     for index, (name, series) in enumerate(chart.comparison.items()):
         axes.plot(chart.times, series, lw=1.4 if index == 0 else 0.6,
@@ -63,10 +85,10 @@ def render_png(chart: EvidenceChart, dpi: int = 110) -> bytes:
     if chart.flagged is not None and chart.flagged.any():
         when = [t for t, f in zip(chart.times, chart.flagged, strict=True) if f]
         axes.scatter(when, chart.values[chart.flagged], marker="x", color="#e63946", zorder=5,
-                     label="flagged (M/D/C…)")
+                     label=words["flagged"])
     if chart.limit is not None:
         axes.axhline(chart.limit, color="#e63946", ls="--", lw=1.2,
-                     label=f"limit {chart.limit:g} {chart.unit}")
+                     label=words["limit"].format(limit=chart.limit, unit=chart.unit))
     axes.set_ylabel(chart.unit)
     axes.set_title(chart.title, fontsize=10, loc="left")
     axes.legend(fontsize=7, loc="upper left", ncols=3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -14,6 +14,7 @@ from analytics.falsification.audit_series import AuditSeries
 from analytics.falsification.nan_median import nan_median
 from analytics.falsification.neighbours import neighbour_rows
 from api.auth import SignedIn, can_see_source
+from api.case_titles import TYPE_NAMES_ZH, pollutant_names, source_name
 from api.deps import AppContext, Context
 from api.evidence_chart import EvidenceChart, render_png
 from api.input_values import RowId
@@ -25,6 +26,13 @@ STATION_UNITS = {"co": "mg/m³"}
 PROCESS_OF = {"dilution": ("o2", "flow", "moisture"), "step_drop": ("flow", "o2", "temperature")}
 PROCESS_UNITS = {"o2": "O2 %", "flow": "flow m³/h", "moisture": "moisture %",
                  "temperature": "temperature °C"}
+# The chart's words in Chinese (lang=zh); names come from the registers (api/case_titles.py).
+ZH = {"neighbours' median": "周边站点中位数", "as measured": "实测值",
+      "at reference O2": "折算值（基准氧含量）", "mg/m³ at reference O2": "mg/m³（基准氧含量）",
+      "flagged hours are shown as measured (not converted)": "异常标记的小时按实测值显示（未折算）",
+      "O2 %": "氧含量 %", "flow m³/h": "流量 m³/h", "moisture %": "湿度 %",
+      "temperature °C": "温度 °C"}
+Lang = Literal["zh", "en"]
 
 
 def _window(record: FindingRecord, pad_hours: int) -> tuple[int, int]:
@@ -43,7 +51,17 @@ def _pollutant(series: AuditSeries, record: FindingRecord) -> str:
                              "this finding")
 
 
-def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int) -> EvidenceChart:
+def _title(ctx: AppContext, record: FindingRecord, shown: str, lang: Lang) -> str:
+    start, end = (record.start.astimezone(ctx.tz), record.end.astimezone(ctx.tz))
+    span = f"{start:%Y-%m-%d %H:%M} … {end:%Y-%m-%d %H:%M}"
+    if lang == "zh":
+        name = source_name(record.source, ctx.station_by_id, ctx.outlet_by_mn)
+        return (f"{TYPE_NAMES_ZH.get(record.type, record.type)} — {name} {shown}，{span}"
+                f"（评分 {record.score:.2f}）")
+    return f"{record.type} — {record.source} {shown}, {span} (score {record.score:.2f})"
+
+
+def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int, lang: Lang) -> EvidenceChart:
     start_s, end_s = _window(record, pad_hours)
     tz = ctx.settings.timezone
     is_station = record.source in ctx.stations.by_id()
@@ -56,41 +74,53 @@ def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int) -> EvidenceCh
     times = [datetime.fromtimestamp(int(s), ctx.tz) for s in series.times.astype(np.int64)]
     local = (record.start.astimezone(ctx.tz), record.end.astimezone(ctx.tz))
     flagged = ~np.isin(series.flag(pollutant)[row], [b"N", b"T"])
-    shown_name = (record.pollutant if record.pollutant == pollutant
-                  else f"{record.pollutant} ({pollutant} shown)")
-    title = (f"{record.type} — {record.source} {shown_name}, "
-             f"{local[0]:%Y-%m-%d %H:%M} … {local[1]:%Y-%m-%d %H:%M} (score {record.score:.2f})")
+    def say(text: str) -> str:
+        return ZH.get(text, text) if lang == "zh" else text
+
+    if lang == "zh":
+        shown_name = pollutant_names([record.pollutant]) + (
+            "" if record.pollutant == pollutant else f"（显示{pollutant_names([pollutant])}）")
+    else:
+        shown_name = (record.pollutant if record.pollutant == pollutant
+                      else f"{record.pollutant} ({pollutant} shown)")
+    title = _title(ctx, record, shown_name, lang)
     if is_station:
         comparison: dict[str, np.ndarray] = {}
         rows = neighbour_rows(series, row)
         if rows.size:
             values = series.values[pollutant][rows]
-            comparison["neighbours' median"] = nan_median(values, axis=0)
+            comparison[say("neighbours' median")] = nan_median(values, axis=0)
             for index in rows[:6]:
-                comparison[series.sources[index]] = series.values[pollutant][index]
+                neighbour = series.sources[index]
+                name = (source_name(neighbour, ctx.station_by_id, ctx.outlet_by_mn)
+                        if lang == "zh" else neighbour)
+                comparison[name] = series.values[pollutant][index]
         return EvidenceChart(title, STATION_UNITS.get(pollutant, "µg/m³"), times,
-                             series.values[pollutant][row], local, flagged, comparison)
+                             series.values[pollutant][row], local, flagged, comparison,
+                             label="本站" if lang == "zh" else "this source", lang=lang)
     converted = series.converted(pollutant)[row]
     shown = np.where(np.isnan(converted), series.values[pollutant][row], converted)
     limit = series.limit(pollutant)[row]
-    process = {PROCESS_UNITS[name]: series.values[name][row]
+    process = {say(PROCESS_UNITS[name]): series.values[name][row]
                for name in PROCESS_OF.get(record.type, ()) if name in series.values}
-    return EvidenceChart(title, "mg/m³ at reference O2", times, shown, local, flagged,
-                         comparison={"as measured": series.values[pollutant][row]},
+    return EvidenceChart(title, say("mg/m³ at reference O2"), times, shown, local, flagged,
+                         comparison={say("as measured"): series.values[pollutant][row]},
                          limit=None if np.isnan(limit) else float(limit), process=process,
-                         note="flagged hours are shown as measured (not converted)",
-                         label="at reference O2")
+                         note=say("flagged hours are shown as measured (not converted)"),
+                         label=say("at reference O2"), lang=lang)
 
 
 @router.get("/findings/{finding_id}/chart.png", summary="A finding's evidence as a PNG chart",
             response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
 def finding_chart(finding_id: RowId, ctx: Context, who: SignedIn,
-                  pad_hours: Annotated[int, Query(ge=0, le=24 * 14)] = 48) -> Response:
+                  pad_hours: Annotated[int, Query(ge=0, le=24 * 14)] = 48,
+                  lang: Annotated[Lang, Query(description="the chart's language")] = "en",
+                  ) -> Response:
     record = ctx.cases.get_finding(finding_id)
     if record is None or not can_see_source(who, ctx.outlets, record.source):
         raise HTTPException(404, f"finding {finding_id} does not exist")
-    png = render_png(_chart(ctx, record, pad_hours))
+    png = render_png(_chart(ctx, record, pad_hours, lang))
     return Response(png, media_type="image/png",
                     headers={"Cache-Control": "no-store",
                              "Content-Disposition": f'inline; filename="finding-{finding_id}.png"'})

@@ -86,7 +86,7 @@ export function bindFindingCharts(container) {
 /** Put finding `id`'s evidence chart into `img` as a blob URL (an <img> cannot send headers). */
 export async function showEvidence(img, id) {
   try {
-    const blob = await api(`/api/findings/${id}/chart.png`, { as: "blob" });
+    const blob = await api(`/api/findings/${id}/chart.png?lang=${state.lang}`, { as: "blob" });
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
     img.src = URL.createObjectURL(blob);
     img.alt = t("findings.chart_alt", { id });

@@ -4,6 +4,7 @@ judges them, and the falsification cycle opens cases whose evidence the API draw
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -117,6 +118,17 @@ def test_live_cycle_opens_falsification_cases_with_charts(
         outlet_png = client.get(f"/api/findings/{evidence.id}/chart.png?pad_hours=24",
                                 headers=viewer)
         assert outlet_png.status_code == 200 and outlet_png.content[:4] == b"\x89PNG"
+        # in Chinese, for the case file: every 汉字 has a glyph
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for finding_id in (finding.id, evidence.id):
+                zh = client.get(f"/api/findings/{finding_id}/chart.png?lang=zh&pad_hours=24",
+                                headers=viewer)
+                assert zh.status_code == 200 and zh.content[:4] == b"\x89PNG"
+        assert not [w for w in caught if "missing from" in str(w.message)]
+        assert zh.content != outlet_png.content
+        wrong = client.get(f"/api/findings/{finding.id}/chart.png?lang=fr", headers=viewer)
+        assert wrong.status_code == 422 and "lang" in wrong.text
         other = {"Authorization": "Bearer " + token_for(ledger_url, "enterprise",
                                                          register.outlets[-1].enterprise)}
         assert client.get(f"/api/findings/{finding.id}/chart.png",
