@@ -113,6 +113,13 @@ def test_demo_data_reaches_the_api(api: httpx.Client) -> None:
         in metrics.text
 
 
+def test_the_image_draws_chinese_evidence_charts(stack: ComposeStack, api: httpx.Client) -> None:
+    """The Lantian image has a CJK font that matplotlib finds (api/evidence_chart.py)."""
+    fonts = stack.dc("exec", "-T", "api", "python", "-c",
+                     "from api.evidence_chart import FONTS; print(FONTS)").stdout
+    assert "WenQuanYi Micro Hei" in fonts, fonts
+
+
 def test_the_broker_refuses_strangers(stack: ComposeStack, api: httpx.Client) -> None:
     def subscribe(*credentials: str) -> int:
         argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(stack.ports["MQTT_PORT"]),
