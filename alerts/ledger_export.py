@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Literal
 
@@ -30,9 +30,10 @@ ORIGIN_ZH = {"finding": "自动发现", "inspection": "现场检查", "complaint
 YES_NO = {"zh": ("是", "否"), "en": ("yes", "no")}
 
 
-def ledger_rows(cases: Sequence[Case], now: datetime, tz: tzinfo, lang: Language
-                ) -> list[list[object]]:
-    """One row per case in COLUMNS order; times in the bureau's local time, minutes."""
+def ledger_rows(cases: Sequence[Case], now: datetime, tz: tzinfo, lang: Language,
+                titles: Mapping[int, str] | None = None) -> list[list[object]]:
+    """One row per case in COLUMNS order; times in the bureau's local time, minutes.
+    `titles` by case id replace the stored ones (the API's Chinese titles)."""
     def when(value: datetime | None) -> str:
         return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
 
@@ -40,7 +41,8 @@ def ledger_rows(cases: Sequence[Case], now: datetime, tz: tzinfo, lang: Language
     for case in cases:
         overdue = (case.status in ACTIVE and case.deadline is not None and case.deadline < now)
         values = {
-            "id": case.id, "title": case.title, "source": case.source,
+            "id": case.id, "title": (titles or {}).get(case.id, case.title),
+            "source": case.source,
             "source_kind": case.source_kind, "enterprise": case.enterprise or "",
             "district": case.district, "grid": case.grid,
             "category": case.category or case.problem_type,

@@ -16,6 +16,7 @@ from alerts.ledger_stats import GroupBy, campaign_stats
 from alerts.reduction_plans import plan_headers, plan_rows
 from alerts.table_export import csv_bytes, xlsx_bytes
 from api.auth import SignedIn
+from api.case_titles import title_zh
 from api.deps import AppContext, Context
 from api.input_values import TextFilter
 from api.schemas import CampaignPublic, TallyPublic
@@ -50,7 +51,12 @@ def export(ctx: Context, who: SignedIn,
            opened_from: When = None, opened_to: When = None, enterprise: TextFilter = None,
            problem_type: TextFilter = None, district: TextFilter = None) -> Response:
     cases = _scoped_cases(ctx, who, opened_from, opened_to, enterprise, problem_type, district)
-    rows = ledger_rows(cases, datetime.now(UTC), ctx.tz, lang)
+    titles = None
+    if lang == "zh":  # the Chinese titles the dashboard shows (api/case_titles.py)
+        found = ctx.cases.pollutants_of([c.id for c in cases])
+        titles = {c.id: title_zh(c, found.get(c.id, []), ctx.station_by_id, ctx.outlet_by_mn)
+                  for c in cases}
+    rows = ledger_rows(cases, datetime.now(UTC), ctx.tz, lang, titles)
     stamp = datetime.now(ctx.tz).strftime("%Y%m%d-%H%M")
     if format == "csv":
         body, media = ledger_csv(rows, lang), "text/csv; charset=utf-8"

@@ -97,12 +97,17 @@ def test_exports_open_as_spreadsheets_with_chinese_or_english_headers(
     assert by_source["MN-A"][status] == "已销号"
     assert by_source["MN-B"][rows[0].index("是否超期")] == "是"
     assert by_source["工地-1"][rows[0].index("来源")] == "信访投诉"
+    # the Chinese titles the dashboard shows; the hand-opened case keeps its own
+    # (MN-B is not in the outlet register, so it is named by its MN)
+    assert by_source["MN-B"][1] == "MN-B：SO₂小时浓度超过排放限值"
+    assert by_source["工地-1"][1] == "扬尘"
 
     text = client.get("/api/ledger/export", params={"format": "csv", "lang": "en"}).content
     assert text.startswith("\ufeff".encode())
     table = list(csv.DictReader(io.StringIO(text.decode("utf-8-sig"))))
     assert len(table) == 3
     mn_a = next(r for r in table if r["Source"] == "MN-A")
+    assert mn_a["Problem"].startswith("MN-A: ")  # English keeps the ledger's own title
     assert (mn_a["Status"], mn_a["Recurrences"], mn_a["Enterprise"]) == ("closed", "1", "甲企业")
     own = client.get("/api/ledger/export", params={"format": "csv"}, headers=jia).content
     assert len(list(csv.reader(io.StringIO(own.decode("utf-8-sig"))))) == 2  # header + own
