@@ -51,9 +51,9 @@ def _pollutant(series: AuditSeries, record: FindingRecord) -> str:
                              "this finding")
 
 
-def _title(ctx: AppContext, record: FindingRecord, shown: str, lang: Lang) -> str:
-    start, end = (record.start.astimezone(ctx.tz), record.end.astimezone(ctx.tz))
-    span = f"{start:%Y-%m-%d %H:%M} … {end:%Y-%m-%d %H:%M}"
+def _title(ctx: AppContext, record: FindingRecord, shown: str,
+           local: tuple[datetime, datetime], lang: Lang) -> str:
+    span = f"{local[0]:%Y-%m-%d %H:%M} … {local[1]:%Y-%m-%d %H:%M}"
     if lang == "zh":
         name = source_name(record.source, ctx.station_by_id, ctx.outlet_by_mn)
         return (f"{TYPE_NAMES_ZH.get(record.type, record.type)} — {name} {shown}，{span}"
@@ -64,9 +64,9 @@ def _title(ctx: AppContext, record: FindingRecord, shown: str, lang: Lang) -> st
 def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int, lang: Lang) -> EvidenceChart:
     start_s, end_s = _window(record, pad_hours)
     tz = ctx.settings.timezone
-    is_station = record.source in ctx.stations.by_id()
+    is_station = record.source in ctx.station_by_id
     series = (station_series(ctx.store, ctx.stations.stations, start_s, end_s, tz) if is_station
-              else outlet_series(ctx.store, ctx.outlets.by_mn(), start_s, end_s, tz))
+              else outlet_series(ctx.store, ctx.outlet_by_mn, start_s, end_s, tz))
     if record.source not in series.sources:
         raise HTTPException(404, f"no data of {record.source} around this finding")
     row = series.sources.index(record.source)
@@ -83,7 +83,7 @@ def _chart(ctx: AppContext, record: FindingRecord, pad_hours: int, lang: Lang) -
     else:
         shown_name = (record.pollutant if record.pollutant == pollutant
                       else f"{record.pollutant} ({pollutant} shown)")
-    title = _title(ctx, record, shown_name, lang)
+    title = _title(ctx, record, shown_name, local, lang)
     if is_station:
         comparison: dict[str, np.ndarray] = {}
         rows = neighbour_rows(series, row)

@@ -83,7 +83,7 @@ def _json(model: BaseModel, ctx: AppContext, snapshot: Snapshot[object]) -> Resp
 
 
 def _known(ctx: AppContext, mn: str, who: Principal) -> Outlet:
-    outlet = ctx.outlets.by_mn().get(mn)
+    outlet = ctx.outlet_by_mn.get(mn)
     if outlet is None or not who.can_see_enterprise(outlet.enterprise):
         raise HTTPException(404, f"outlet MN {mn!r} is not in the outlet register")
     return outlet
